@@ -1,0 +1,34 @@
+# p2psim: `make run` runs the rural study, `make test` runs the test suite. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help run test test-slow lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU build of torch first, pinned, so nothing pulls the CUDA wheels
+	$(PY) -m pip install --quiet "torch==2.13.0" -c constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP) ## set up .venv and run the rural study (report in runs/)
+	$(PY) -m p2psim studies/rural.py
+
+test: $(STAMP) ## set up .venv, lint, and run the default test suite
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+test-slow: $(STAMP) ## the long checks (full training, large Shapley)
+	$(PY) -m pytest -m slow
+
+bench: $(STAMP) ## performance and outcome benchmarks (writes benchmarks/results/)
+	$(PY) benchmarks/run_all.py
+
+clean: ## remove the virtual environment and run outputs
+	rm -rf $(VENV) runs

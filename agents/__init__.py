@@ -1,0 +1,36 @@
+"""Participant types (Mesa agents). Installed as ``p2psim.agents``.
+
+``PARTICIPANT_TYPES`` maps a scenario's participant ``kind`` to its agent class; register a new
+type with :func:`register_participant`.
+"""
+
+from __future__ import annotations
+
+from p2psim.agents.base import Aggregator, Battery, DayProfile, Household, Participant
+
+PARTICIPANT_TYPES: dict[str, type[Participant]] = {
+    "household": Household,
+    "farm": Household,
+    "commercial": Household,
+    "public": Household,
+    "battery": Battery,
+    "aggregator": Aggregator,
+}
+
+
+def register_participant(kind: str, cls: type[Participant]) -> None:
+    """Use ``cls`` for participants of ``kind`` in every scenario built afterwards."""
+    if not (isinstance(cls, type) and issubclass(cls, Participant)):
+        raise TypeError(f"register_participant({kind!r}, ...) needs a Participant subclass, got {cls!r}")
+    PARTICIPANT_TYPES[kind] = cls
+
+
+__all__ = [
+    "PARTICIPANT_TYPES",
+    "Aggregator",
+    "Battery",
+    "DayProfile",
+    "Household",
+    "Participant",
+    "register_participant",
+]

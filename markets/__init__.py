@@ -1,0 +1,73 @@
+"""Market-clearing rules, one registry by versioned name.
+
+A rule is a :class:`Market` subclass with a pure ``clear(book, context)``. Third-party rules call
+:func:`register_market` when imported (a study file imports them). Short aliases without the
+version suffix (``"eqwm"``) resolve to the newest registered version.
+"""
+
+from __future__ import annotations
+
+from p2psim.markets.base import (
+    Clearing,
+    ClearingContext,
+    EquityOptions,
+    Market,
+    SolverOptions,
+    SolverRecord,
+)
+from p2psim.markets.book import OrderBook
+from p2psim.markets.double_auction import UniformDoubleAuction
+from p2psim.markets.grid_only import GridOnly
+from p2psim.markets.pool_rules import BillSharing, MidMarketRate, SupplyDemandRatio
+
+from p2psim.errors import unknown_name
+
+MARKETS: dict[str, type[Market]] = {
+    "grid_only_v1": GridOnly,
+    "mid_market_rate_v1": MidMarketRate,
+    "bill_sharing_v1": BillSharing,
+    "sdr_v1": SupplyDemandRatio,
+    "double_auction_v1": UniformDoubleAuction,
+}
+
+
+def register_market(name: str, cls: type[Market]) -> None:
+    """Register a market rule under a versioned name such as ``"my_rule_v1"``."""
+    if not (isinstance(cls, type) and issubclass(cls, Market)):
+        raise TypeError(f"register_market({name!r}, ...) needs a Market subclass, got {cls!r}")
+    MARKETS[name] = cls
+
+
+def resolve_market_name(name: str) -> str:
+    """Return the registered versioned name for ``name`` (an exact name or an unversioned alias)."""
+    if name in MARKETS:
+        return name
+    versions = sorted(k for k in MARKETS if k.rsplit("_v", 1)[0] == name)
+    if versions:
+        return versions[-1]
+    raise unknown_name("market", name, MARKETS)
+
+
+def make_market(name: str) -> Market:
+    """Instantiate the rule registered under ``name`` (suggesting the near miss if unknown)."""
+    return MARKETS[resolve_market_name(name)]()
+
+
+__all__ = [
+    "MARKETS",
+    "BillSharing",
+    "Clearing",
+    "ClearingContext",
+    "EquityOptions",
+    "GridOnly",
+    "Market",
+    "MidMarketRate",
+    "OrderBook",
+    "SolverOptions",
+    "SolverRecord",
+    "SupplyDemandRatio",
+    "UniformDoubleAuction",
+    "make_market",
+    "register_market",
+    "resolve_market_name",
+]

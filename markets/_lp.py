@@ -1,0 +1,287 @@
+"""A solver-neutral linear (mixed-integer) program and one ``solve`` for HiGHS and Gurobi.
+
+The program is held in matrix form::
+
+    minimise    c @ x + offset
+    subject to  row_lower <= A @ x <= row_upper,   col_lower <= x <= col_upper,
+                x[j] integer where integrality[j]
+
+with ``A`` a ``scipy.sparse.csr_matrix``. Names are kept compactly as :class:`NameBlock` s (a
+prefix and a shape per block of consecutive columns or rows), so a model of a million columns
+names any of them on demand for diagnostics without ever building a million strings.
+
+Backends: HiGHS (``highspy``, always available; the model goes in through the array form of
+``passModel``) and Gurobi (``gurobipy`` matrix API, used for ``backend="gurobi"`` or ``"auto"``
+when it imports, is licensed and the model fits the size-limited pip licence of 2,000 variables
+and 2,000 constraints; otherwise HiGHS is used and the fallback is written in the record's note).
+Statuses are mapped onto :data:`STATUSES`. A solve that hits its time limit returns its incumbent
+flagged ``time_limit`` (with the gap) when ``options.on_time_limit == "incumbent"`` and raises
+:class:`~p2psim.errors.ClearingError` otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import scipy.sparse as sp
+from p2psim.markets.base import SolverOptions, SolverRecord
+
+from p2psim.errors import ClearingError
+
+STATUSES = ("optimal", "infeasible", "unbounded", "infeasible_or_unbounded", "time_limit", "error")
+INF = np.inf
+
+
+@dataclass(frozen=True)
+class NameBlock:
+    """Names of ``prod(shape)`` consecutive columns (or rows) from ``start``: ``prefix[i,j,...]``.
+
+    ``labels`` optionally gives, per axis, a sequence of labels (participant ids, line ids) used
+    instead of the integer position.
+    """
+
+    prefix: str
+    start: int
+    shape: tuple[int, ...]
+    labels: tuple[tuple[str, ...] | None, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Number of names in the block."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def name(self, k: int) -> str:
+        """Name of the ``k``-th entry of the whole model (``start <= k < start + size``)."""
+        index = np.unravel_index(k - self.start, self.shape) if self.shape else ()
+        parts = []
+        for axis, pos in enumerate(index):
+            labels = self.labels[axis] if axis < len(self.labels) else None
+            parts.append(labels[pos] if labels is not None else f"t={pos}" if axis == 1 else str(pos))
+        return f"{self.prefix}[{','.join(parts)}]" if parts else self.prefix
+
+
+def _lookup(blocks: tuple[NameBlock, ...], k: int) -> str:
+    for block in blocks:
+        if block.start <= k < block.start + block.size:
+            return block.name(k)
+    return f"#{k}"
+
+
+@dataclass(eq=False)
+class LinearProgram:
+    """``min c@x + offset  s.t.  row_lower <= A@x <= row_upper, col_lower <= x <= col_upper``."""
+
+    c: np.ndarray
+    A: sp.csr_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray = field(default=None)  # type: ignore[assignment]
+    col_blocks: tuple[NameBlock, ...] = ()
+    row_blocks: tuple[NameBlock, ...] = ()
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.integrality is None:
+            self.integrality = np.zeros(self.n_cols, dtype=bool)
+
+    @property
+    def n_cols(self) -> int:
+        """Number of variables."""
+        return int(self.c.shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        """Number of constraints."""
+        return int(self.A.shape[0])
+
+    @property
+    def n_integers(self) -> int:
+        """Number of integer (binary) variables."""
+        return int(np.count_nonzero(self.integrality))
+
+    def col_name(self, k: int) -> str:
+        """Readable name of column ``k``."""
+        return _lookup(self.col_blocks, k)
+
+    def row_name(self, k: int) -> str:
+        """Readable name of row ``k``."""
+        return _lookup(self.row_blocks, k)
+
+    def block(self, prefix: str, *, rows: bool = False) -> NameBlock:
+        """The name block called ``prefix`` (of the columns, or of the rows)."""
+        for block in self.row_blocks if rows else self.col_blocks:
+            if block.prefix == prefix:
+                return block
+        raise KeyError(prefix)
+
+    def with_columns(self, *, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: bool,
+                     prefix: str, shape: tuple[int, ...], coef: sp.spmatrix | None = None) -> LinearProgram:
+        """Return a copy with new columns appended (``coef``: their entries in the existing rows)."""
+        k = len(c)
+        coef = sp.csr_matrix((self.n_rows, k)) if coef is None else coef
+        block = NameBlock(prefix, self.n_cols, shape)
+        return replace(
+            self,
+            c=np.concatenate([self.c, c]),
+            A=sp.hstack([self.A, coef], format="csr"),
+            col_lower=np.concatenate([self.col_lower, lower]),
+            col_upper=np.concatenate([self.col_upper, upper]),
+            integrality=np.concatenate([self.integrality, np.full(k, integer)]),
+            col_blocks=(*self.col_blocks, block),
+        )
+
+    def with_rows(self, *, coef: sp.spmatrix, lower: np.ndarray, upper: np.ndarray, prefix: str,
+                  shape: tuple[int, ...]) -> LinearProgram:
+        """Return a copy with rows ``lower <= coef @ x <= upper`` appended."""
+        block = NameBlock(prefix, self.n_rows, shape)
+        return replace(
+            self,
+            A=sp.vstack([self.A, coef], format="csr"),
+            row_lower=np.concatenate([self.row_lower, lower]),
+            row_upper=np.concatenate([self.row_upper, upper]),
+            row_blocks=(*self.row_blocks, block),
+        )
+
+
+@dataclass(eq=False)
+class LPResult:
+    """Outcome of one solve. ``row_dual``/``col_dual`` are set for continuous programs only."""
+
+    x: np.ndarray | None
+    objective: float
+    status: str
+    mip_gap: float
+    solve_time_s: float
+    backend: str
+    row_dual: np.ndarray | None = None
+    col_dual: np.ndarray | None = None
+    record: SolverRecord | None = None
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether ``x`` holds a feasible point (optimal or a flagged incumbent)."""
+        return self.x is not None and self.status in ("optimal", "time_limit")
+
+
+def new_highs(options: SolverOptions, *, lp: bool = False):
+    """Return a silent HiGHS instance configured from ``options``."""
+    try:  # the private class skips the banner and the Python callback layer
+        from highspy._core import _Highs as Highs
+    except ImportError:  # pragma: no cover - layout of older highspy versions
+        from highspy import Highs
+    h = Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    return h
+
+
+def pass_model(h, lp: LinearProgram) -> None:
+    """Load ``lp`` into the HiGHS instance ``h`` through the array form of ``passModel``."""
+    a = lp.A.tocsr()
+    integrality = lp.integrality.astype(np.int32)
+    status = h.passModel(
+        lp.n_cols, lp.n_rows, int(a.nnz), 2, 1, float(lp.offset),  # 2 = row-wise, 1 = minimise
+        lp.c.astype(np.float64), lp.col_lower.astype(np.float64), lp.col_upper.astype(np.float64),
+        lp.row_lower.astype(np.float64), lp.row_upper.astype(np.float64),
+        a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(np.float64),
+        integrality,
+    )
+    if int(status) < 0:
+        raise ClearingError("HiGHS rejected the model", status="error")
+
+
+_HIGHS_STATUS = {
+    "kOptimal": "optimal", "kInfeasible": "infeasible", "kUnbounded": "unbounded",
+    "kUnboundedOrInfeasible": "infeasible_or_unbounded", "kTimeLimit": "time_limit",
+    "kIterationLimit": "time_limit", "kInterrupt": "time_limit", "kSolutionLimit": "time_limit",
+}
+
+
+def read_highs(h, lp: LinearProgram, elapsed_s: float) -> LPResult:
+    """Read status, solution, gap and duals from a HiGHS instance after ``run``."""
+    status = _HIGHS_STATUS.get(h.getModelStatus().name, "error")
+    info = h.getInfo()
+    has_x = int(info.primal_solution_status) == 2
+    x = row_dual = col_dual = None
+    objective = float("nan")
+    if has_x:
+        solution = h.getSolution()
+        x = np.asarray(solution.col_value, dtype=float)
+        objective = float(info.objective_function_value)
+        if not lp.n_integers and solution.dual_valid:
+            row_dual = np.asarray(solution.row_dual, dtype=float)
+            col_dual = np.asarray(solution.col_dual, dtype=float)
+    gap = float(info.mip_gap) if lp.n_integers and has_x else 0.0
+    return LPResult(x, objective, status, gap if np.isfinite(gap) else float("inf"), elapsed_s, "highs",
+                    row_dual, col_dual)
+
+
+def _solve_highs(lp: LinearProgram, options: SolverOptions, algorithm: str) -> LPResult:
+    h = new_highs(options)
+    if algorithm != "auto":
+        h.setOptionValue("solver", algorithm)
+    pass_model(h, lp)
+    start = time.perf_counter()
+    h.run()
+    return read_highs(h, lp, time.perf_counter() - start)
+
+
+def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.0, path: str = "lp",
+          label: str = "the model", algorithm: str = "auto") -> LPResult:
+    """Solve ``lp`` with the backend chosen by ``options`` and attach a :class:`SolverRecord`.
+
+    Args:
+        lp: The program.
+        options: Backend, time limit, MIP gap, threads and the time-limit policy.
+        build_time_s: Assembly time, copied into the record.
+        path: ``lp``, ``lp+binaries`` or ``milp``, copied into the record.
+        label: What is being solved, for error messages (for example ``"day 3"``).
+        algorithm: HiGHS ``solver`` option for continuous programs (``auto``, ``simplex``, ``ipm``).
+
+    Returns:
+        The result; statuses other than ``optimal``/``time_limit`` are returned for the caller to
+        diagnose (infeasibility needs the model, which only the caller can name).
+
+    Raises:
+        ClearingError: On a time limit without an incumbent, or with one when
+            ``options.on_time_limit == "fail"``.
+    """
+    from p2psim.markets._lp_gurobi import gurobi_problem, solve_gurobi
+
+    note = ""
+    result = None
+    if options.backend in ("gurobi", "auto"):
+        problem = gurobi_problem(lp)
+        if problem is None:
+            result = solve_gurobi(lp, options)
+            if result is None:
+                problem = "gurobi reported the size limit (error 10010)"
+        if result is None:
+            note = f"{options.backend}: used highs because {problem}"
+    elif options.backend != "highs":
+        raise ClearingError(f"unknown solver backend {options.backend!r}; use highs, gurobi or auto",
+                            status="error")
+    if result is None:
+        result = _solve_highs(lp, options, algorithm)
+    result.record = SolverRecord(
+        backend=result.backend, status=result.status, objective=result.objective, mip_gap=result.mip_gap,
+        solve_time_s=result.solve_time_s, build_time_s=build_time_s, n_variables=lp.n_cols,
+        n_constraints=lp.n_rows, n_binaries=lp.n_integers, path=path, note=note,
+    )
+    if result.status == "time_limit":
+        if not result.has_solution or result.x is None:
+            raise ClearingError(f"{label}: the solver hit its time limit of {options.time_limit_s} s "
+                                "without a feasible solution", status="time_limit",
+                                diagnosis="raise SolverOptions.time_limit_s or simplify the model")
+        if options.on_time_limit != "incumbent":
+            raise ClearingError(f"{label}: the solver hit its time limit of {options.time_limit_s} s "
+                                f"with a MIP gap of {result.mip_gap:.3%}", status="time_limit",
+                                diagnosis="set SolverOptions.on_time_limit='incumbent' to accept the "
+                                "flagged incumbent, or raise time_limit_s")
+    return result

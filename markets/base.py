@@ -1,0 +1,141 @@
+"""The market contract: a rule is a pure function ``clear(book, context) -> Clearing``.
+
+A rule reads only the :class:`~p2psim.markets.book.OrderBook` and the :class:`ClearingContext`
+(feeder, options, seeded ``rng``); it never touches agents and keeps no hidden state, so a clearing
+can be replayed from the ledger. If unsure whether your Market is correct, run
+``p2psim.testing.check_market``.
+
+Every clearing returns the day's dispatch as non-negative flows (n participants x T intervals), the
+internal pool price and a record of every solver call. Per participant and interval it must hold
+(the sign convention of :mod:`p2psim.units`):
+
+    load - pv + curtail + charge - discharge + shift = grid_import - grid_export + pool_buy - pool_sell
+
+and per interval ``sum pool_buy == sum pool_sell`` (the pool is balanced).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from p2psim.markets.book import OrderBook
+
+from p2psim.feeder import Feeder
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolverOptions:
+    """How optimisation-based rules call their solver."""
+
+    backend: str = "highs"
+    """``highs`` (always available), ``gurobi`` (when licensed and the model fits) or ``auto``."""
+    time_limit_s: float = 60.0
+    """Wall-clock limit per solve."""
+    mip_gap: float = 1e-4
+    """Relative MIP gap at which a MILP counts as solved."""
+    threads: int = 1
+    """Solver threads (the machine has 2 cores; fan-out uses processes instead)."""
+    on_time_limit: str = "fail"
+    """``fail`` raises ClearingError; ``incumbent`` returns the best solution, flagged."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EquityOptions:
+    """The equity part of the EqWM objective (model.md section 2)."""
+
+    cost_weight: float = 1.0
+    """Coefficient of the community cost term."""
+    welfare_weight: float = 1.0
+    """alpha: coefficient of the weighted welfare term sum_i w_i b_i."""
+    rawlsian_weight: float = 0.0
+    """lambda: coefficient of the Rawlsian floor z (z <= normalised benefit of everyone)."""
+    benefit_floor: float = 1.0
+    """Denominator floor in r_i = b_i / max(B_i, floor) (currency units per day)."""
+    use_binaries: str = "auto"
+    """``auto`` (LP first, binaries only where complementarity fails), ``always`` or ``never``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearingContext:
+    """What a rule may know besides the book."""
+
+    feeder: Feeder
+    """The feeder (bus order matches ``book.bus_index``)."""
+    rng: np.random.Generator
+    """The rule's own seeded stream (tie-breaks, random limit prices)."""
+    day: int = 0
+    """Day index within the run."""
+    solver: SolverOptions = field(default_factory=SolverOptions)
+    """Solver options."""
+    equity: EquityOptions = field(default_factory=EquityOptions)
+    """Equity options of EqWM."""
+    enforce_feeder: bool = True
+    """Whether optimisation rules apply line and transformer limits."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Rule-specific options from the study."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolverRecord:
+    """One solver call, as written to the ledger and run.json."""
+
+    backend: str
+    status: str
+    objective: float
+    mip_gap: float
+    solve_time_s: float
+    build_time_s: float = 0.0
+    n_variables: int = 0
+    n_constraints: int = 0
+    n_binaries: int = 0
+    path: str = "lp"
+    """``lp`` (relaxation was exact), ``lp+binaries`` (repaired), ``milp`` (full model)."""
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON and Parquet."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Clearing:
+    """The outcome of clearing one day: dispatch, pool trades, prices and solver records."""
+
+    market: str
+    grid_import_kw: np.ndarray
+    grid_export_kw: np.ndarray
+    pool_buy_kw: np.ndarray
+    pool_sell_kw: np.ndarray
+    charge_kw: np.ndarray
+    discharge_kw: np.ndarray
+    soc_kwh: np.ndarray
+    """Battery energy at the END of each interval (n x T)."""
+    curtail_kw: np.ndarray
+    shift_kw: np.ndarray
+    """Load moved into (+) or out of (-) each interval by flexibility (n x T)."""
+    pool_price_per_kwh: np.ndarray
+    """Price sellers receive per pool kWh (T); buyers pay it plus the P2P fee."""
+    solver_records: tuple[SolverRecord, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Rule-specific outputs (EqWM: z, benefits, normalised benefits, peak)."""
+
+    def net_import_kw(self) -> np.ndarray:
+        """Scheduled net import (n x T), positive when taking energy."""
+        return self.grid_import_kw - self.grid_export_kw + self.pool_buy_kw - self.pool_sell_kw
+
+
+class Market:
+    """Base class of clearing rules. Subclasses set ``name`` and implement :meth:`clear`.
+
+    ``promises_individual_rationality`` says whether the rule guarantees that no participant's
+    energy cost exceeds its grid-only cost under the same battery rule (tested by check_market).
+    """
+
+    name: ClassVar[str] = ""
+    promises_individual_rationality: ClassVar[bool] = False
+
+    def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
+        """Clear one day. Must be pure: same book, context and rng state, same clearing."""
+        raise NotImplementedError

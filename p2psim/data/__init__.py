@@ -1,0 +1,1 @@
+"""Loaders for data shipped inside PyPI packages (SimBench grids and profiles)."""

@@ -1,0 +1,122 @@
+"""Build a :class:`~p2psim.scenario.Scenario` from a study (SimBench or explicit community).
+
+Documented assumptions for SimBench communities (all draws from the run's seed, so a seed always
+gives the same community):
+
+- every SimBench load is one participant; profile names ``H0-*`` are households, ``L*`` farms,
+  ``G*`` commercial; a PV unit belongs to the participant on its bus (the largest load there);
+- SimBench reuses a handful of profiles, so each participant's profile is scaled by a seeded
+  log-normal factor (sigma ``load_scale_sigma``) and shifted by up to ``max_time_shift_intervals``
+  15-minute steps: diversity is added openly rather than pretending the homes are independent;
+- classes follow ``class_shares``; low-income slots go to participants without PV first (a PV owner
+  takes a low-income slot with probability ``low_income_pv_share``); incomes are log-normal around
+  the class median; PV owners of ``home_battery_classes`` get a home battery;
+- the aggregator owns the community battery on the transformer bus (class ``community``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from p2psim.data.simbench import load_simbench_grid, window
+from p2psim.scenario import BatterySpec, ParticipantSpec, Scenario
+from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study
+
+KIND_BY_PROFILE = {"H": "household", "L": "farm", "G": "commercial"}
+PREFIX_BY_KIND = {"household": "hh", "farm": "farm", "commercial": "com"}
+
+
+def _assign_classes(has_pv: np.ndarray, shares: tuple[tuple[str, float], ...], pv_low_share: float,
+                    rng: np.random.Generator) -> list[str]:
+    n = len(has_pv)
+    names = [name for name, _ in shares]
+    counts = np.floor(np.array([s for _, s in shares]) * n).astype(int)
+    counts[np.argsort(-(np.array([s for _, s in shares]) * n - counts))[: n - counts.sum()]] += 1
+    order = rng.permutation(n)
+    # low-income slots prefer participants without PV; everybody else is drawn at random
+    priority = np.where(has_pv[order], rng.uniform(size=n) > pv_low_share, False)
+    ranked = order[np.argsort(priority, kind="stable")]
+    classes = [""] * n
+    position = 0
+    for name, count in zip(names, counts, strict=True):
+        for k in ranked[position : position + count]:
+            classes[k] = name
+        position += count
+    return classes
+
+
+def _simbench_participants(study: Study, spec: SimBenchCommunity, rng: np.random.Generator):
+    grid = load_simbench_grid(spec.grid_code)
+    n = len(grid.load_names) if spec.max_participants is None else min(spec.max_participants, len(grid.load_names))
+    shifts = rng.integers(-spec.max_time_shift_intervals, spec.max_time_shift_intervals + 1, size=n)
+    scales = rng.lognormal(0.0, spec.load_scale_sigma, size=n)
+    pv_owner = {}
+    for k, bus in enumerate(grid.pv_bus):
+        on_bus = [j for j in range(n) if grid.load_bus[j] == bus]
+        if on_bus:
+            owner = max(on_bus, key=lambda j: grid.load_kw_15min[j].mean())
+            pv_owner.setdefault(owner, []).append(k)
+    has_pv = np.array([j in pv_owner for j in range(n)])
+    classes = _assign_classes(has_pv, spec.class_shares, spec.low_income_pv_share, rng)
+    medians = dict(spec.income_per_year)
+    incomes = rng.lognormal(0.0, spec.income_spread, size=n)
+    counters: dict[str, int] = {}
+    participants = []
+    for j in range(n):
+        kind = KIND_BY_PROFILE.get(grid.load_profile[j][0], "household")
+        counters[kind] = counters.get(kind, 0) + 1
+        load = window(grid.load_kw_15min[j], study.start_day, study.days, study.interval_minutes, int(shifts[j]))
+        pv = np.zeros_like(load)
+        pv_peak = 0.0
+        for k in pv_owner.get(j, []):
+            pv = pv + window(grid.pv_kw_15min[k], study.start_day, study.days, study.interval_minutes)
+            pv_peak += grid.pv_peak_kw[k]
+        battery = spec.home_battery if (has_pv[j] and classes[j] in spec.home_battery_classes) else None
+        participants.append(ParticipantSpec(
+            id=f"{PREFIX_BY_KIND[kind]}-{counters[kind]:03d}",
+            kind=kind,
+            socio_class=classes[j],
+            income_per_year=float(medians.get(classes[j], 40_000.0) * incomes[j]),
+            bus=grid.load_bus[j],
+            load_kw=load * scales[j],
+            pv_kw=pv,
+            pv_peak_kw=pv_peak,
+            battery=battery,
+            flexible_share=spec.flexible_share if kind == "household" else 0.0,
+        ))
+    if spec.community_battery is not None:
+        zeros = np.zeros(study.days * (1440 // study.interval_minutes))
+        participants.append(ParticipantSpec(
+            id="agg-001", kind="aggregator", socio_class="community", income_per_year=1e6,
+            bus=grid.feeder.root_bus, load_kw=zeros, pv_kw=zeros.copy(), battery=spec.community_battery,
+        ))
+    source = f"SimBench {spec.grid_code} (ODbL 1.0 + DbCL), profiles {sorted(set(grid.load_profile))}"
+    return tuple(participants), grid.feeder, source
+
+
+def build_scenario(study: Study, rng: np.random.Generator, *, check: bool = True) -> Scenario:
+    """Build (and by default validate) the scenario of ``study`` with the community stream ``rng``."""
+    community = study.community
+    if isinstance(community, ExplicitCommunity):
+        participants, feeder, source = community.participants, community.feeder, "explicit"
+    else:
+        participants, feeder, source = _simbench_participants(study, community, rng)
+    if study.transformer_limit_kw is not None:
+        from dataclasses import replace
+
+        feeder = replace(feeder, transformer_limit_kw=study.transformer_limit_kw)
+    scenario = Scenario(
+        name=study.name,
+        participants=tuple(participants),
+        feeder=feeder,
+        tariffs=study.tariffs,
+        interval_minutes=study.interval_minutes,
+        days=study.days,
+        start=str(np.datetime64("2016-01-01") + np.timedelta64(study.start_day, "D")),
+        class_weights=dict(study.class_weights),
+        source=source,
+    )
+    return scenario.check() if check else scenario
+
+
+__all__ = ["BatterySpec", "build_scenario"]

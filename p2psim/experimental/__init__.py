@@ -1,0 +1,1 @@
+"""Staging area: features here may change or disappear in any release; nothing is promised."""

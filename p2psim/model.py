@@ -1,0 +1,216 @@
+"""CommunityModel(mesa.Model): participants on feeder buses, cleared day by day.
+
+Mesa holds the agents and their state (battery energy, schedules); the SimPy
+:class:`~p2psim.clock.DayAheadClock` holds time and calls, in order, :meth:`gate` (forecasts ->
+order book -> market clearing -> ledger), :meth:`deliver` (actuals per interval: imbalance,
+battery state, energy and money balance checks) and :meth:`settle` (bills, the stand-alone
+counterfactual, day hooks such as the equity coordinator). Randomness comes from one seed: the run's
+``numpy.random.SeedSequence`` is spawned into independent streams for forecasts and the market.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mesa
+import numpy as np
+
+from p2psim.agents import PARTICIPANT_TYPES, Participant
+from p2psim.clock import DayAheadClock
+from p2psim.errors import ScenarioError
+from p2psim.ledger import Ledger
+from p2psim.markets import ClearingContext, EquityOptions, Market, OrderBook, SolverOptions, make_market
+from p2psim.markets.base import Clearing
+from p2psim.scenario import Scenario
+from p2psim.settlement import (
+    FLOW_FIELDS,
+    Prices,
+    check_energy_balance,
+    check_money_balance,
+    day_bills,
+    interval_costs,
+)
+
+DayHook = Callable[["CommunityModel", int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How the model clears and settles (from the study)."""
+
+    forecast_error: float = 0.05
+    equity: EquityOptions = field(default_factory=EquityOptions)
+    solver: SolverOptions = field(default_factory=SolverOptions)
+    enforce_feeder: bool = True
+    market_options: dict[str, Any] = field(default_factory=dict)
+    counterfactual_market: str = "grid_only_v1"
+    """Rule whose settled bills are each participant's stand-alone outside option B_i."""
+    check_invariants: bool = True
+
+
+class CommunityModel(mesa.Model):
+    """The co-simulation of one community under one market rule."""
+
+    def __init__(self, scenario: Scenario, market: Market, *, seed: int, options: RunOptions | None = None,
+                 day_hooks: tuple[DayHook, ...] = ()) -> None:
+        """Create agents on their buses and the clock; nothing runs until :meth:`run`."""
+        streams = np.random.SeedSequence(seed).spawn(3)
+        super().__init__(rng=np.random.default_rng(streams[0]))
+        self.scenario = scenario
+        self.market = market
+        self.options = options or RunOptions()
+        self.forecast_error = self.options.forecast_error
+        self.forecast_rng = np.random.default_rng(streams[1])
+        self.market_rng = np.random.default_rng(streams[2])
+        self.counterfactual = make_market(self.options.counterfactual_market)
+        self.class_weights = dict(scenario.class_weights)
+        self.day_hooks = list(day_hooks)
+        unknown = [p for p in scenario.participants if p.kind not in PARTICIPANT_TYPES]
+        if unknown:
+            raise ScenarioError([
+                f"participant {p.id!r} has kind {p.kind!r}; known kinds: {sorted(PARTICIPANT_TYPES)} "
+                "(register new ones with p2psim.agents.register_participant)" for p in unknown
+            ])
+        self.members: list[Participant] = [PARTICIPANT_TYPES[p.kind](self, p) for p in scenario.participants]
+        self.ids = scenario.ids
+        self.bus_index = np.array([scenario.feeder.bus_index[p.bus] for p in scenario.participants])
+        self.ledger = Ledger(self.ids, scenario.intervals_per_day, scenario.interval_minutes, scenario.start)
+        self.clock = DayAheadClock(scenario.days, scenario.intervals_per_day, scenario.interval_hours,
+                                   self.gate, self.deliver, self.settle)
+        self.day_results: list[dict[str, Any]] = []
+        self._today: dict[str, Any] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _battery_array(self, name: str) -> np.ndarray:
+        return np.array([getattr(p.spec.battery, name) if p.spec.battery else 0.0 for p in self.members])
+
+    def order_book(self, day: int, forecasts: list[Any]) -> OrderBook:
+        """Build the day's order book from forecasts, current battery state and class weights."""
+        s = self.scenario
+        capacity = self._battery_array("capacity_kwh")
+        tariffs = s.tariffs
+        horizon = s.intervals_per_day
+        return OrderBook(
+            participant_ids=self.ids,
+            socio_class=tuple(p.socio_class for p in self.members),
+            bus_index=self.bus_index,
+            interval_hours=s.interval_hours,
+            load_kw=np.stack([f.load_kw for f in forecasts]),
+            pv_kw=np.stack([f.pv_kw for f in forecasts]),
+            flexible_share=np.array([p.spec.flexible_share for p in self.members]),
+            capacity_kwh=capacity,
+            max_charge_kw=self._battery_array("max_charge_kw"),
+            max_discharge_kw=self._battery_array("max_discharge_kw"),
+            charge_efficiency=np.where(capacity > 0, self._battery_array("charge_efficiency"), 1.0),
+            discharge_efficiency=np.where(capacity > 0, self._battery_array("discharge_efficiency"), 1.0),
+            soc_min_kwh=self._battery_array("min_soc") * capacity,
+            soc_max_kwh=self._battery_array("max_soc") * capacity,
+            soc_initial_kwh=np.array([p.soc_kwh for p in self.members]),
+            import_price_per_kwh=tariffs.import_price_series(s.interval_minutes),
+            export_price_per_kwh=np.full(horizon, tariffs.export_price_per_kwh),
+            p2p_fee_per_kwh=np.full(horizon, tariffs.p2p_fee_per_kwh),
+            peak_price_per_kw=tariffs.peak_price_per_kw,
+            class_weight=np.array([float(self.class_weights.get(p.socio_class, 1.0)) for p in self.members]),
+            income_per_year=np.array([p.spec.income_per_year for p in self.members]),
+        )
+
+    def context(self, day: int) -> ClearingContext:
+        """The clearing context of ``day`` (feeder, options, the market's seeded stream)."""
+        return ClearingContext(
+            feeder=self.scenario.feeder, rng=self.market_rng, day=day, solver=self.options.solver,
+            equity=self.options.equity, enforce_feeder=self.options.enforce_feeder,
+            options=self.options.market_options,
+        )
+
+    @staticmethod
+    def _flows(clearing: Clearing, actual_load: np.ndarray, actual_pv: np.ndarray,
+               forecast_load: np.ndarray, forecast_pv: np.ndarray) -> dict[str, np.ndarray]:
+        """Delivered flows: the schedule plus the imbalance (actual minus forecast) at the tariff."""
+        curtail = np.minimum(clearing.curtail_kw, actual_pv)
+        imbalance = (actual_load - actual_pv + curtail) - (forecast_load - forecast_pv + clearing.curtail_kw)
+        return {
+            "load_kw": actual_load, "pv_kw": actual_pv, "curtail_kw": curtail,
+            "charge_kw": clearing.charge_kw, "discharge_kw": clearing.discharge_kw,
+            "shift_kw": clearing.shift_kw, "grid_import_kw": clearing.grid_import_kw,
+            "grid_export_kw": clearing.grid_export_kw, "pool_buy_kw": clearing.pool_buy_kw,
+            "pool_sell_kw": clearing.pool_sell_kw, "imbalance_import_kw": np.clip(imbalance, 0, None),
+            "imbalance_export_kw": np.clip(-imbalance, 0, None),
+        }
+
+    # -- the timing contract ---------------------------------------------------------------------
+    def gate(self, day: int) -> None:
+        """Day-ahead gate: forecasts in, clear, record; agents receive their schedules."""
+        from p2psim.markets.matching import bilateral_trades
+
+        forecasts = [p.forecast(day, self.forecast_rng) for p in self.members]
+        actuals = [p.actual(day) for p in self.members]
+        book = self.order_book(day, forecasts)
+        context = self.context(day)
+        clearing = self.market.clear(book, context)
+        alone = clearing if self.counterfactual.name == self.market.name else self.counterfactual.clear(book, context)
+        actual_load = np.stack([a.load_kw for a in actuals])
+        actual_pv = np.stack([a.pv_kw for a in actuals])
+        self._today = {
+            "day": day, "book": book, "clearing": clearing,
+            "flows": self._flows(clearing, actual_load, actual_pv, book.load_kw, book.pv_kw),
+            "alone_flows": self._flows(alone, actual_load, actual_pv, book.load_kw, book.pv_kw),
+            "alone": alone,
+        }
+        self.ledger.append_solver_records(day, clearing.market, [r.as_dict() for r in clearing.solver_records])
+        self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
+        for k, member in enumerate(self.members):
+            member.on_cleared({name: getattr(clearing, name)[k] for name in (
+                "grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "charge_kw", "discharge_kw",
+                "soc_kwh")})
+
+    def deliver(self, day: int, interval: int) -> None:
+        """Delivery of one interval: battery state follows the schedule; balances are checked."""
+        today = self._today
+        soc = today["clearing"].soc_kwh[:, interval]
+        for k, member in enumerate(self.members):
+            member.soc_kwh = float(soc[k])
+        if self.options.check_invariants:
+            check_energy_balance(today["flows"], self.ids, day, interval)
+            costs = interval_costs(today["flows"], self._prices(today), self.scenario.interval_hours)
+            check_money_balance(costs, day, interval)
+
+    def _prices(self, today: dict[str, Any], clearing: Clearing | None = None) -> Prices:
+        book: OrderBook = today["book"]
+        clearing = clearing or today["clearing"]
+        return Prices(book.import_price_per_kwh, book.export_price_per_kwh, clearing.pool_price_per_kwh,
+                      book.p2p_fee_per_kwh, book.peak_price_per_kw)
+
+    def settle(self, day: int) -> None:
+        """Settle the day: bills, stand-alone bills, benefits; then run the day hooks."""
+        today = self._today
+        dt = self.scenario.interval_hours
+        bills = day_bills(today["flows"], self._prices(today), dt)
+        alone = day_bills(today["alone_flows"], self._prices(today, today["alone"]), dt)
+        columns = {k: v for k, v in bills.items() if k != "community_peak_kw"}
+        columns["standalone_bill"] = alone["bill"]
+        columns["benefit"] = alone["bill"] - bills["bill"]
+        self.ledger.append_bills(day, columns)
+        clearing = today["clearing"]
+        extra = {"pool_price_per_kwh": np.broadcast_to(clearing.pool_price_per_kwh, clearing.soc_kwh.shape),
+                 "soc_kwh": clearing.soc_kwh,
+                 "load_forecast_kw": today["book"].load_kw, "pv_forecast_kw": today["book"].pv_kw}
+        self.ledger.append_dispatch(day, today["flows"], extra)
+        result = {
+            "day": day, "bills": columns, "community_peak_kw": float(bills["community_peak_kw"][0]),
+            "standalone_peak_kw": float(alone["community_peak_kw"][0]), "clearing": clearing,
+            "book": today["book"], "flows": today["flows"], "class_weights": dict(self.class_weights),
+        }
+        self.day_results.append(result)
+        for hook in self.day_hooks:
+            hook(self, day, result)
+
+    def run(self, progress: Callable[[int], None] | None = None) -> None:
+        """Run every day of the scenario (``progress(day)`` after each settlement)."""
+        if progress is not None:
+            self.day_hooks.append(lambda model, day, result: progress(day))
+        self.clock.run()
+
+
+__all__ = ["FLOW_FIELDS", "CommunityModel", "RunOptions"]

@@ -1,0 +1,1 @@
+"""The equity coordinator: a PettingZoo environment and PPO training (in progress)."""

@@ -1,0 +1,114 @@
+"""Settlement: bills from delivered flows and tariffs, with energy and money balance checks.
+
+Per participant i and interval t (length dt hours), with pool price p_t and fee f_t:
+
+    energy_cost  = dt * (import_price_t * grid_import - export_price_t * grid_export)
+    pool_cost    = dt * (p_t * pool_buy - p_t * pool_sell)
+    fee_cost     = dt * f_t * pool_buy
+    imbalance    = dt * (import_price_t * imbalance_import - export_price_t * imbalance_export)
+
+The day's demand charge ``peak_price_per_kw * community_peak_kw`` (the largest community net grid
+import of the day, delivered) is shared among participants in proportion to their positive grid
+import in the peak interval. ``bill = energy + pool + fee + imbalance + peak share`` (positive =
+the participant pays). Money balance: pool payments net to zero across participants, so the sum of
+bills equals what the grid supplier, the network operator (fees) and the demand charge collect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from p2psim.errors import InvariantError
+from p2psim.units import ENERGY_TOLERANCE_KWH, MONEY_TOLERANCE
+
+FLOW_FIELDS = (
+    "load_kw", "pv_kw", "curtail_kw", "charge_kw", "discharge_kw", "shift_kw", "grid_import_kw",
+    "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "imbalance_import_kw", "imbalance_export_kw",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Prices:
+    """Prices of one day (T each) and the demand charge."""
+
+    import_price_per_kwh: np.ndarray
+    export_price_per_kwh: np.ndarray
+    pool_price_per_kwh: np.ndarray
+    p2p_fee_per_kwh: np.ndarray
+    peak_price_per_kw: float
+
+
+def delivered_grid_import_kw(flows: dict[str, np.ndarray]) -> np.ndarray:
+    """Net grid import as delivered (scheduled grid flows plus imbalance), n x T."""
+    return (flows["grid_import_kw"] + flows["imbalance_import_kw"]
+            - flows["grid_export_kw"] - flows["imbalance_export_kw"])
+
+
+def check_energy_balance(flows: dict[str, np.ndarray], ids: tuple[str, ...], day: int, interval: int) -> None:
+    """Raise InvariantError if any participant's delivered energy does not balance in ``interval``."""
+    t = slice(interval, interval + 1)
+    use = (flows["load_kw"][:, t] - flows["pv_kw"][:, t] + flows["curtail_kw"][:, t] + flows["charge_kw"][:, t]
+           - flows["discharge_kw"][:, t] + flows["shift_kw"][:, t])
+    supply = (flows["grid_import_kw"][:, t] - flows["grid_export_kw"][:, t] + flows["pool_buy_kw"][:, t]
+              - flows["pool_sell_kw"][:, t] + flows["imbalance_import_kw"][:, t]
+              - flows["imbalance_export_kw"][:, t])
+    gap = np.abs(use - supply)[:, 0]
+    if gap.max() > ENERGY_TOLERANCE_KWH:
+        k = int(gap.argmax())
+        raise InvariantError(
+            f"energy balance broken on day {day}, interval {interval}, participant {ids[k]!r}: "
+            f"consumption side {use[k, 0]:.6f} kW != supply side {supply[k, 0]:.6f} kW "
+            f"(tolerance {ENERGY_TOLERANCE_KWH})"
+        )
+    pool_gap = abs(flows["pool_buy_kw"][:, t].sum() - flows["pool_sell_kw"][:, t].sum())
+    if pool_gap > ENERGY_TOLERANCE_KWH:
+        raise InvariantError(
+            f"pool not balanced on day {day}, interval {interval}: bought "
+            f"{flows['pool_buy_kw'][:, t].sum():.6f} kW, sold {flows['pool_sell_kw'][:, t].sum():.6f} kW"
+        )
+
+
+def interval_costs(flows: dict[str, np.ndarray], prices: Prices, dt: float) -> dict[str, np.ndarray]:
+    """Cost components per participant and interval (n x T), currency units."""
+    imp = prices.import_price_per_kwh[None, :]
+    exp = prices.export_price_per_kwh[None, :]
+    pool = prices.pool_price_per_kwh[None, :]
+    return {
+        "energy_cost": dt * (imp * flows["grid_import_kw"] - exp * flows["grid_export_kw"]),
+        "pool_cost": dt * pool * (flows["pool_buy_kw"] - flows["pool_sell_kw"]),
+        "fee_cost": dt * prices.p2p_fee_per_kwh[None, :] * flows["pool_buy_kw"],
+        "imbalance_cost": dt * (imp * flows["imbalance_import_kw"] - exp * flows["imbalance_export_kw"]),
+    }
+
+
+def check_money_balance(costs: dict[str, np.ndarray], day: int, interval: int) -> None:
+    """Raise InvariantError if pool payments do not net to zero in ``interval``."""
+    net = costs["pool_cost"][:, interval].sum()
+    if abs(net) > MONEY_TOLERANCE:
+        raise InvariantError(
+            f"money balance broken on day {day}, interval {interval}: pool payments net to {net:.9f} "
+            f"instead of 0 (tolerance {MONEY_TOLERANCE})"
+        )
+
+
+def peak_shares(flows: dict[str, np.ndarray], peak_price_per_kw: float) -> tuple[np.ndarray, float, int]:
+    """Each participant's share of the demand charge, the community peak (kW) and its interval."""
+    grid = delivered_grid_import_kw(flows)
+    community = grid.sum(axis=0)
+    peak_t = int(np.argmax(community))
+    peak_kw = max(float(community[peak_t]), 0.0)
+    positive = np.clip(grid[:, peak_t], 0, None)
+    weights = positive / positive.sum() if positive.sum() > 0 else np.zeros_like(positive)
+    return weights * peak_price_per_kw * peak_kw, peak_kw, peak_t
+
+
+def day_bills(flows: dict[str, np.ndarray], prices: Prices, dt: float) -> dict[str, np.ndarray]:
+    """Bill components per participant for one day (n each), including the demand-charge share."""
+    costs = {k: v.sum(axis=1) for k, v in interval_costs(flows, prices, dt).items()}
+    share, peak_kw, _ = peak_shares(flows, prices.peak_price_per_kw)
+    costs["peak_charge"] = share
+    costs["bill"] = sum(costs[k] for k in ("energy_cost", "pool_cost", "fee_cost", "imbalance_cost", "peak_charge"))
+    costs["community_peak_kw"] = np.full_like(share, peak_kw)
+    return costs
