@@ -41,17 +41,19 @@ def self_consumption(book: OrderBook) -> SelfConsumption:
         room_kw = (book.soc_max_kwh - level) / (book.charge_efficiency * dt)
         stock_kw = (level - book.soc_min_kwh) * book.discharge_efficiency / dt
         charge[:, t] = np.clip(np.minimum(surplus[:, t], np.minimum(book.max_charge_kw, room_kw)), 0, None)
-        discharge[:, t] = np.clip(
-            np.minimum(-surplus[:, t], np.minimum(book.max_discharge_kw, stock_kw)), 0, None
-        )
+        discharge[:, t] = np.clip(np.minimum(-surplus[:, t], np.minimum(book.max_discharge_kw, stock_kw)), 0, None)
         level = level + dt * (book.charge_efficiency * charge[:, t] - discharge[:, t] / book.discharge_efficiency)
         soc[:, t] = level
     net = book.load_kw - book.pv_kw + charge - discharge
     return SelfConsumption(charge, discharge, soc, net)
 
 
-def split_pool(net_import_kw: np.ndarray, traded_kw: np.ndarray, eligible_buy: np.ndarray | None = None,
-               eligible_sell: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+def split_pool(
+    net_import_kw: np.ndarray,
+    traded_kw: np.ndarray,
+    eligible_buy: np.ndarray | None = None,
+    eligible_sell: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
     """Share ``traded_kw`` (T) pro rata among buyers and sellers; the rest goes to the grid.
 
     Buyers are participants with positive net import (and ``eligible_buy``), sellers those with

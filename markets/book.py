@@ -84,9 +84,20 @@ class OrderBook:
         per_participant = {
             name: getattr(self, name)[idx]
             for name in (
-                "bus_index", "load_kw", "pv_kw", "flexible_share", "capacity_kwh", "max_charge_kw",
-                "max_discharge_kw", "charge_efficiency", "discharge_efficiency", "soc_min_kwh",
-                "soc_max_kwh", "soc_initial_kwh", "class_weight", "income_per_year",
+                "bus_index",
+                "load_kw",
+                "pv_kw",
+                "flexible_share",
+                "capacity_kwh",
+                "max_charge_kw",
+                "max_discharge_kw",
+                "charge_efficiency",
+                "discharge_efficiency",
+                "soc_min_kwh",
+                "soc_max_kwh",
+                "soc_initial_kwh",
+                "class_weight",
+                "income_per_year",
             )
         }
         return replace(

@@ -24,8 +24,9 @@ from p2psim.markets.base import Clearing, ClearingContext, Market
 from p2psim.markets.book import OrderBook
 
 
-def uniform_price(bid_price: np.ndarray, bid_kw: np.ndarray, ask_price: np.ndarray,
-                  ask_kw: np.ndarray) -> tuple[float, float]:
+def uniform_price(
+    bid_price: np.ndarray, bid_kw: np.ndarray, ask_price: np.ndarray, ask_kw: np.ndarray
+) -> tuple[float, float]:
     """Clear one interval; return (price, traded_kw). Price is NaN when nothing trades."""
     candidates = np.unique(np.concatenate([bid_price[bid_kw > 0], ask_price[ask_kw > 0]]))
     if candidates.size == 0:

@@ -5,5 +5,6 @@ import sys
 from p2psim.cli import main
 from p2psim.commands import register_all
 
-register_all()
-sys.exit(main())
+if __name__ == "__main__":  # guarded: worker processes re-import the main module
+    register_all()
+    sys.exit(main())

@@ -28,8 +28,13 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="the run's seed (overrides the study)")
     parser.add_argument("--days", type=int, help="number of days (overrides the study)")
     parser.add_argument("--market", help="market rule by name, e.g. eqwm_v1 (overrides the study)")
-    parser.add_argument("--set", action="append", default=[], metavar="dotted.field=value",
-                        help="override any study field, e.g. --set tariffs.p2p_fee_per_kwh=0.03")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="dotted.field=value",
+        help="override any study field, e.g. --set tariffs.p2p_fee_per_kwh=0.03",
+    )
 
 
 def study_from_args(args: argparse.Namespace) -> Study:
@@ -80,8 +85,15 @@ def run_command(argv: list[str]) -> int:
     write_run(result, out, report=not args.no_report, writers=writers)
     s = result.summary
     print(f"{study.name}: market {study.market}, {study.days} day(s), seed {study.seed} -> {out}")
-    for key in ("peak_reduction_pct", "cooperative_gain", "self_sufficiency_pct", "solar_utilisation_pct",
-                "gini_benefit", "min_relative_saving_pct", "total_cost"):
+    for key in (
+        "peak_reduction_pct",
+        "cooperative_gain",
+        "self_sufficiency_pct",
+        "solar_utilisation_pct",
+        "gini_benefit",
+        "min_relative_saving_pct",
+        "total_cost",
+    ):
         print(f"  {key:28s} {s[key]:12.3f}")
     print(f"  finished in {result.timings_s['total_s']:.1f} s")
     return 0

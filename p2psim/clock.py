@@ -24,9 +24,15 @@ GATE_LEAD_HOURS = 12.0
 class DayAheadClock:
     """Drive ``gate``, ``deliver`` and ``settle`` callbacks in simulated time."""
 
-    def __init__(self, days: int, intervals_per_day: int, interval_hours: float,
-                 gate: Callable[[int], None], deliver: Callable[[int, int], None],
-                 settle: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        days: int,
+        intervals_per_day: int,
+        interval_hours: float,
+        gate: Callable[[int], None],
+        deliver: Callable[[int, int], None],
+        settle: Callable[[int], None],
+    ) -> None:
         """Prepare a clock for ``days`` days; nothing runs until :meth:`run`."""
         self.env = simpy.Environment()
         self.days = days

@@ -34,12 +34,14 @@ class Ledger:
         n, horizon = next(iter(arrays.values())).shape
         base = pd.Timestamp(self.start) + pd.Timedelta(days=day)
         times = base + pd.to_timedelta(np.arange(horizon) * self.interval_minutes, unit="min")
-        frame = pd.DataFrame({
-            "day": np.full(n * horizon, day, dtype=np.int32),
-            "interval": np.tile(np.arange(horizon, dtype=np.int32), n),
-            "timestamp": np.tile(times.to_numpy(), n),
-            "participant": np.repeat(np.array(self.ids, dtype=object), horizon),
-        })
+        frame = pd.DataFrame(
+            {
+                "day": np.full(n * horizon, day, dtype=np.int32),
+                "interval": np.tile(np.arange(horizon, dtype=np.int32), n),
+                "timestamp": np.tile(times.to_numpy(), n),
+                "participant": np.repeat(np.array(self.ids, dtype=object), horizon),
+            }
+        )
         for name, values in arrays.items():
             frame[name] = np.asarray(values, dtype=float).reshape(-1)
         return frame

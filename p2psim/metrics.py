@@ -43,15 +43,35 @@ def normalised_benefit(benefit: np.ndarray, standalone_cost: np.ndarray, floor: 
     return np.asarray(benefit, float) / np.maximum(np.abs(np.asarray(standalone_cost, float)), floor)
 
 
-def summarise(dispatch: pd.DataFrame, bills: pd.DataFrame, participants: pd.DataFrame, *,
-              interval_hours: float, days: int, standalone_peak_kw: float, benefit_floor: float = 1.0,
-              ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+def summarise(
+    dispatch: pd.DataFrame,
+    bills: pd.DataFrame,
+    participants: pd.DataFrame,
+    *,
+    interval_hours: float,
+    days: int,
+    standalone_peak_kw: float,
+    benefit_floor: float = 1.0,
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Return (summary metrics, per-participant table, per-class table) of a finished run."""
-    community = dispatch.groupby(["day", "interval"])[[
-        "load_kw", "pv_kw", "curtail_kw", "grid_import_kw", "grid_export_kw", "imbalance_import_kw",
-        "imbalance_export_kw", "shift_kw"]].sum()
-    grid_net = (community.grid_import_kw + community.imbalance_import_kw
-                - community.grid_export_kw - community.imbalance_export_kw)
+    community = dispatch.groupby(["day", "interval"])[
+        [
+            "load_kw",
+            "pv_kw",
+            "curtail_kw",
+            "grid_import_kw",
+            "grid_export_kw",
+            "imbalance_import_kw",
+            "imbalance_export_kw",
+            "shift_kw",
+        ]
+    ].sum()
+    grid_net = (
+        community.grid_import_kw
+        + community.imbalance_import_kw
+        - community.grid_export_kw
+        - community.imbalance_export_kw
+    )
     raw_peak = float(community.load_kw.max())
     peak = float(max(grid_net.max(), 0.0))
     consumption = float((community.load_kw + community.shift_kw).sum() * interval_hours)
@@ -62,10 +82,14 @@ def summarise(dispatch: pd.DataFrame, bills: pd.DataFrame, participants: pd.Data
     per = bills.groupby("participant", sort=False)[["bill", "standalone_bill", "benefit", "peak_charge"]].sum()
     per = participants.set_index("participant").join(per)
     per["normalised_benefit"] = normalised_benefit(per.benefit, per.standalone_bill, benefit_floor * days)
-    energy = dispatch.assign(
-        grid_in_kwh=(dispatch.grid_import_kw + dispatch.imbalance_import_kw) * interval_hours,
-        use_kwh=(dispatch.load_kw + dispatch.shift_kw) * interval_hours,
-    ).groupby("participant", sort=False)[["grid_in_kwh", "use_kwh"]].sum()
+    energy = (
+        dispatch.assign(
+            grid_in_kwh=(dispatch.grid_import_kw + dispatch.imbalance_import_kw) * interval_hours,
+            use_kwh=(dispatch.load_kw + dispatch.shift_kw) * interval_hours,
+        )
+        .groupby("participant", sort=False)[["grid_in_kwh", "use_kwh"]]
+        .sum()
+    )
     per = per.join(energy)
     per["renewable_access"] = 1 - per.grid_in_kwh / per.use_kwh.where(per.use_kwh > 0)
     per["energy_burden_pct"] = 100 * per.bill * (365.0 / days) / per.income_per_year
@@ -91,8 +115,11 @@ def summarise(dispatch: pd.DataFrame, bills: pd.DataFrame, participants: pd.Data
         "pool_energy_kwh": float(dispatch.pool_buy_kw.sum() * interval_hours),
     }
     per_class = equity.groupby("socio_class").agg(
-        n=("bill", "size"), bill=("bill", "mean"), standalone_bill=("standalone_bill", "mean"),
-        benefit=("benefit", "mean"), relative_saving_pct=("normalised_benefit", lambda s: 100 * s.mean()),
+        n=("bill", "size"),
+        bill=("bill", "mean"),
+        standalone_bill=("standalone_bill", "mean"),
+        benefit=("benefit", "mean"),
+        relative_saving_pct=("normalised_benefit", lambda s: 100 * s.mean()),
         energy_burden_pct=("energy_burden_pct", "mean"),
         renewable_access_pct=("renewable_access", lambda s: 100 * s.mean()),
     )

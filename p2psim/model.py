@@ -53,8 +53,15 @@ class RunOptions:
 class CommunityModel(mesa.Model):
     """The co-simulation of one community under one market rule."""
 
-    def __init__(self, scenario: Scenario, market: Market, *, seed: int, options: RunOptions | None = None,
-                 day_hooks: tuple[DayHook, ...] = ()) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        market: Market,
+        *,
+        seed: int,
+        options: RunOptions | None = None,
+        day_hooks: tuple[DayHook, ...] = (),
+    ) -> None:
         """Create agents on their buses and the clock; nothing runs until :meth:`run`."""
         streams = np.random.SeedSequence(seed).spawn(3)
         super().__init__(rng=np.random.default_rng(streams[0]))
@@ -69,16 +76,20 @@ class CommunityModel(mesa.Model):
         self.day_hooks = list(day_hooks)
         unknown = [p for p in scenario.participants if p.kind not in PARTICIPANT_TYPES]
         if unknown:
-            raise ScenarioError([
-                f"participant {p.id!r} has kind {p.kind!r}; known kinds: {sorted(PARTICIPANT_TYPES)} "
-                "(register new ones with p2psim.agents.register_participant)" for p in unknown
-            ])
+            raise ScenarioError(
+                [
+                    f"participant {p.id!r} has kind {p.kind!r}; known kinds: {sorted(PARTICIPANT_TYPES)} "
+                    "(register new ones with p2psim.agents.register_participant)"
+                    for p in unknown
+                ]
+            )
         self.members: list[Participant] = [PARTICIPANT_TYPES[p.kind](self, p) for p in scenario.participants]
         self.ids = scenario.ids
         self.bus_index = np.array([scenario.feeder.bus_index[p.bus] for p in scenario.participants])
         self.ledger = Ledger(self.ids, scenario.intervals_per_day, scenario.interval_minutes, scenario.start)
-        self.clock = DayAheadClock(scenario.days, scenario.intervals_per_day, scenario.interval_hours,
-                                   self.gate, self.deliver, self.settle)
+        self.clock = DayAheadClock(
+            scenario.days, scenario.intervals_per_day, scenario.interval_hours, self.gate, self.deliver, self.settle
+        )
         self.day_results: list[dict[str, Any]] = []
         self._today: dict[str, Any] = {}
 
@@ -119,23 +130,38 @@ class CommunityModel(mesa.Model):
     def context(self, day: int) -> ClearingContext:
         """The clearing context of ``day`` (feeder, options, the market's seeded stream)."""
         return ClearingContext(
-            feeder=self.scenario.feeder, rng=self.market_rng, day=day, solver=self.options.solver,
-            equity=self.options.equity, enforce_feeder=self.options.enforce_feeder,
+            feeder=self.scenario.feeder,
+            rng=self.market_rng,
+            day=day,
+            solver=self.options.solver,
+            equity=self.options.equity,
+            enforce_feeder=self.options.enforce_feeder,
             options=self.options.market_options,
         )
 
     @staticmethod
-    def _flows(clearing: Clearing, actual_load: np.ndarray, actual_pv: np.ndarray,
-               forecast_load: np.ndarray, forecast_pv: np.ndarray) -> dict[str, np.ndarray]:
+    def _flows(
+        clearing: Clearing,
+        actual_load: np.ndarray,
+        actual_pv: np.ndarray,
+        forecast_load: np.ndarray,
+        forecast_pv: np.ndarray,
+    ) -> dict[str, np.ndarray]:
         """Delivered flows: the schedule plus the imbalance (actual minus forecast) at the tariff."""
         curtail = np.minimum(clearing.curtail_kw, actual_pv)
         imbalance = (actual_load - actual_pv + curtail) - (forecast_load - forecast_pv + clearing.curtail_kw)
         return {
-            "load_kw": actual_load, "pv_kw": actual_pv, "curtail_kw": curtail,
-            "charge_kw": clearing.charge_kw, "discharge_kw": clearing.discharge_kw,
-            "shift_kw": clearing.shift_kw, "grid_import_kw": clearing.grid_import_kw,
-            "grid_export_kw": clearing.grid_export_kw, "pool_buy_kw": clearing.pool_buy_kw,
-            "pool_sell_kw": clearing.pool_sell_kw, "imbalance_import_kw": np.clip(imbalance, 0, None),
+            "load_kw": actual_load,
+            "pv_kw": actual_pv,
+            "curtail_kw": curtail,
+            "charge_kw": clearing.charge_kw,
+            "discharge_kw": clearing.discharge_kw,
+            "shift_kw": clearing.shift_kw,
+            "grid_import_kw": clearing.grid_import_kw,
+            "grid_export_kw": clearing.grid_export_kw,
+            "pool_buy_kw": clearing.pool_buy_kw,
+            "pool_sell_kw": clearing.pool_sell_kw,
+            "imbalance_import_kw": np.clip(imbalance, 0, None),
             "imbalance_export_kw": np.clip(-imbalance, 0, None),
         }
 
@@ -153,7 +179,9 @@ class CommunityModel(mesa.Model):
         actual_load = np.stack([a.load_kw for a in actuals])
         actual_pv = np.stack([a.pv_kw for a in actuals])
         self._today = {
-            "day": day, "book": book, "clearing": clearing,
+            "day": day,
+            "book": book,
+            "clearing": clearing,
             "flows": self._flows(clearing, actual_load, actual_pv, book.load_kw, book.pv_kw),
             "alone_flows": self._flows(alone, actual_load, actual_pv, book.load_kw, book.pv_kw),
             "alone": alone,
@@ -161,9 +189,20 @@ class CommunityModel(mesa.Model):
         self.ledger.append_solver_records(day, clearing.market, [r.as_dict() for r in clearing.solver_records])
         self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
         for k, member in enumerate(self.members):
-            member.on_cleared({name: getattr(clearing, name)[k] for name in (
-                "grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "charge_kw", "discharge_kw",
-                "soc_kwh")})
+            member.on_cleared(
+                {
+                    name: getattr(clearing, name)[k]
+                    for name in (
+                        "grid_import_kw",
+                        "grid_export_kw",
+                        "pool_buy_kw",
+                        "pool_sell_kw",
+                        "charge_kw",
+                        "discharge_kw",
+                        "soc_kwh",
+                    )
+                }
+            )
 
     def deliver(self, day: int, interval: int) -> None:
         """Delivery of one interval: battery state follows the schedule; balances are checked."""
@@ -179,8 +218,13 @@ class CommunityModel(mesa.Model):
     def _prices(self, today: dict[str, Any], clearing: Clearing | None = None) -> Prices:
         book: OrderBook = today["book"]
         clearing = clearing or today["clearing"]
-        return Prices(book.import_price_per_kwh, book.export_price_per_kwh, clearing.pool_price_per_kwh,
-                      book.p2p_fee_per_kwh, book.peak_price_per_kw)
+        return Prices(
+            book.import_price_per_kwh,
+            book.export_price_per_kwh,
+            clearing.pool_price_per_kwh,
+            book.p2p_fee_per_kwh,
+            book.peak_price_per_kw,
+        )
 
     def settle(self, day: int) -> None:
         """Settle the day: bills, stand-alone bills, benefits; then run the day hooks."""
@@ -193,14 +237,22 @@ class CommunityModel(mesa.Model):
         columns["benefit"] = alone["bill"] - bills["bill"]
         self.ledger.append_bills(day, columns)
         clearing = today["clearing"]
-        extra = {"pool_price_per_kwh": np.broadcast_to(clearing.pool_price_per_kwh, clearing.soc_kwh.shape),
-                 "soc_kwh": clearing.soc_kwh,
-                 "load_forecast_kw": today["book"].load_kw, "pv_forecast_kw": today["book"].pv_kw}
+        extra = {
+            "pool_price_per_kwh": np.broadcast_to(clearing.pool_price_per_kwh, clearing.soc_kwh.shape),
+            "soc_kwh": clearing.soc_kwh,
+            "load_forecast_kw": today["book"].load_kw,
+            "pv_forecast_kw": today["book"].pv_kw,
+        }
         self.ledger.append_dispatch(day, today["flows"], extra)
         result = {
-            "day": day, "bills": columns, "community_peak_kw": float(bills["community_peak_kw"][0]),
-            "standalone_peak_kw": float(alone["community_peak_kw"][0]), "clearing": clearing,
-            "book": today["book"], "flows": today["flows"], "class_weights": dict(self.class_weights),
+            "day": day,
+            "bills": columns,
+            "community_peak_kw": float(bills["community_peak_kw"][0]),
+            "standalone_peak_kw": float(alone["community_peak_kw"][0]),
+            "clearing": clearing,
+            "book": today["book"],
+            "flows": today["flows"],
+            "class_weights": dict(self.class_weights),
         }
         self.day_results.append(result)
         for hook in self.day_hooks:

@@ -54,24 +54,29 @@ class RunResult:
 def participant_table(scenario: Scenario) -> pd.DataFrame:
     """One row per participant with its static attributes."""
     distance = scenario.feeder.distance_km
-    return pd.DataFrame({
-        "participant": [p.id for p in scenario.participants],
-        "kind": [p.kind for p in scenario.participants],
-        "socio_class": [p.socio_class for p in scenario.participants],
-        "income_per_year": [p.income_per_year for p in scenario.participants],
-        "bus": [p.bus for p in scenario.participants],
-        "distance_km": [distance.get(p.bus, np.nan) for p in scenario.participants],
-        "pv_peak_kw": [p.pv_peak_kw for p in scenario.participants],
-        "battery_kwh": [p.battery.capacity_kwh if p.battery else 0.0 for p in scenario.participants],
-        "flexible_share": [p.flexible_share for p in scenario.participants],
-    })
+    return pd.DataFrame(
+        {
+            "participant": [p.id for p in scenario.participants],
+            "kind": [p.kind for p in scenario.participants],
+            "socio_class": [p.socio_class for p in scenario.participants],
+            "income_per_year": [p.income_per_year for p in scenario.participants],
+            "bus": [p.bus for p in scenario.participants],
+            "distance_km": [distance.get(p.bus, np.nan) for p in scenario.participants],
+            "pv_peak_kw": [p.pv_peak_kw for p in scenario.participants],
+            "battery_kwh": [p.battery.capacity_kwh if p.battery else 0.0 for p in scenario.participants],
+            "flexible_share": [p.flexible_share for p in scenario.participants],
+        }
+    )
 
 
 def run_options(study: Study) -> RunOptions:
     """The model options a study asks for."""
     return RunOptions(
-        forecast_error=study.forecast_error, equity=study.equity, solver=study.solver,
-        enforce_feeder=study.enforce_feeder, market_options=dict(study.market_options),
+        forecast_error=study.forecast_error,
+        equity=study.equity,
+        solver=study.solver,
+        enforce_feeder=study.enforce_feeder,
+        market_options=dict(study.market_options),
     )
 
 
@@ -80,31 +85,48 @@ def community_stream(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 1]))
 
 
-def run(study: Study, *, progress: Callable[[int], None] | None = None,
-        day_hooks: tuple[DayHook, ...] = ()) -> RunResult:
+def run(
+    study: Study, *, progress: Callable[[int], None] | None = None, day_hooks: tuple[DayHook, ...] = ()
+) -> RunResult:
     """Run ``study`` (already overridden) and return its results; nothing is written."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     study = replace(study, market=resolve_market_name(study.market))
     scenario = build_scenario(study, community_stream(study.seed))
     timings["build_scenario_s"] = time.perf_counter() - start
-    model = CommunityModel(scenario, make_market(study.market), seed=study.seed, options=run_options(study),
-                           day_hooks=day_hooks)
+    model = CommunityModel(
+        scenario, make_market(study.market), seed=study.seed, options=run_options(study), day_hooks=day_hooks
+    )
     tick = time.perf_counter()
     model.run(progress)
     timings["simulate_s"] = time.perf_counter() - tick
     participants = participant_table(scenario)
     dispatch, bills = model.ledger.dispatch, model.ledger.bills
     summary, per, per_class = summarise(
-        dispatch, bills, participants, interval_hours=scenario.interval_hours, days=scenario.days,
+        dispatch,
+        bills,
+        participants,
+        interval_hours=scenario.interval_hours,
+        days=scenario.days,
         standalone_peak_kw=max(r["standalone_peak_kw"] for r in model.day_results),
         benefit_floor=study.equity.benefit_floor,
     )
     records = model.ledger.solver_records
     summary["solve_time_s"] = float(sum(r.get("solve_time_s", 0.0) for r in records))
     timings["total_s"] = time.perf_counter() - start
-    return RunResult(study, scenario, summary, per, per_class, dispatch, model.ledger.trades, bills,
-                     records, model.day_results, timings)
+    return RunResult(
+        study,
+        scenario,
+        summary,
+        per,
+        per_class,
+        dispatch,
+        model.ledger.trades,
+        bills,
+        records,
+        model.day_results,
+        timings,
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -140,13 +162,19 @@ def study_settings(study: Study) -> dict[str, Any]:
     community = study.community
     settings["community"] = (
         {"explicit": [p.id for p in community.participants]}
-        if hasattr(community, "participants") else _jsonable(community)
+        if hasattr(community, "participants")
+        else _jsonable(community)
     )
     return settings
 
 
-def write_run(result: RunResult, out: str | Path, *, report: bool = True,
-              writers: tuple[Callable[[RunResult, Path], None], ...] = ()) -> Path:
+def write_run(
+    result: RunResult,
+    out: str | Path,
+    *,
+    report: bool = True,
+    writers: tuple[Callable[[RunResult, Path], None], ...] = (),
+) -> Path:
     """Write tables, summary, run metadata and report to ``out`` atomically; return the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -161,9 +189,14 @@ def write_run(result: RunResult, out: str | Path, *, report: bool = True,
         summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")
         (staging / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
         run_json = {
-            "study": result.study.name, "seed": result.study.seed, "market": result.study.market,
-            "settings": study_settings(result.study), "scenario_source": result.scenario.source,
-            "versions": versions(), "timings_s": result.timings_s, "solver_records": result.solver_records,
+            "study": result.study.name,
+            "seed": result.study.seed,
+            "market": result.study.market,
+            "settings": study_settings(result.study),
+            "scenario_source": result.scenario.source,
+            "versions": versions(),
+            "timings_s": result.timings_s,
+            "solver_records": result.solver_records,
             "solvers_used": sorted({r.get("backend", "") for r in result.solver_records} - {""}),
         }
         (staging / "run.json").write_text(json.dumps(_jsonable(run_json), indent=2))

@@ -211,10 +211,7 @@ class Scenario:
         """Return every problem of the scenario (an empty list when it is consistent)."""
         out: list[str] = []
         if 1440 % self.interval_minutes:
-            out.append(
-                f"interval_minutes={self.interval_minutes} must divide a day (1440 minutes); "
-                "use 15, 30 or 60"
-            )
+            out.append(f"interval_minutes={self.interval_minutes} must divide a day (1440 minutes); use 15, 30 or 60")
             return out
         if self.days < 1:
             out.append(f"days={self.days} must be >= 1")

@@ -24,8 +24,18 @@ from p2psim.errors import InvariantError
 from p2psim.units import ENERGY_TOLERANCE_KWH, MONEY_TOLERANCE
 
 FLOW_FIELDS = (
-    "load_kw", "pv_kw", "curtail_kw", "charge_kw", "discharge_kw", "shift_kw", "grid_import_kw",
-    "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "imbalance_import_kw", "imbalance_export_kw",
+    "load_kw",
+    "pv_kw",
+    "curtail_kw",
+    "charge_kw",
+    "discharge_kw",
+    "shift_kw",
+    "grid_import_kw",
+    "grid_export_kw",
+    "pool_buy_kw",
+    "pool_sell_kw",
+    "imbalance_import_kw",
+    "imbalance_export_kw",
 )
 
 
@@ -42,18 +52,30 @@ class Prices:
 
 def delivered_grid_import_kw(flows: dict[str, np.ndarray]) -> np.ndarray:
     """Net grid import as delivered (scheduled grid flows plus imbalance), n x T."""
-    return (flows["grid_import_kw"] + flows["imbalance_import_kw"]
-            - flows["grid_export_kw"] - flows["imbalance_export_kw"])
+    return (
+        flows["grid_import_kw"] + flows["imbalance_import_kw"] - flows["grid_export_kw"] - flows["imbalance_export_kw"]
+    )
 
 
 def check_energy_balance(flows: dict[str, np.ndarray], ids: tuple[str, ...], day: int, interval: int) -> None:
     """Raise InvariantError if any participant's delivered energy does not balance in ``interval``."""
     t = slice(interval, interval + 1)
-    use = (flows["load_kw"][:, t] - flows["pv_kw"][:, t] + flows["curtail_kw"][:, t] + flows["charge_kw"][:, t]
-           - flows["discharge_kw"][:, t] + flows["shift_kw"][:, t])
-    supply = (flows["grid_import_kw"][:, t] - flows["grid_export_kw"][:, t] + flows["pool_buy_kw"][:, t]
-              - flows["pool_sell_kw"][:, t] + flows["imbalance_import_kw"][:, t]
-              - flows["imbalance_export_kw"][:, t])
+    use = (
+        flows["load_kw"][:, t]
+        - flows["pv_kw"][:, t]
+        + flows["curtail_kw"][:, t]
+        + flows["charge_kw"][:, t]
+        - flows["discharge_kw"][:, t]
+        + flows["shift_kw"][:, t]
+    )
+    supply = (
+        flows["grid_import_kw"][:, t]
+        - flows["grid_export_kw"][:, t]
+        + flows["pool_buy_kw"][:, t]
+        - flows["pool_sell_kw"][:, t]
+        + flows["imbalance_import_kw"][:, t]
+        - flows["imbalance_export_kw"][:, t]
+    )
     gap = np.abs(use - supply)[:, 0]
     if gap.max() > ENERGY_TOLERANCE_KWH:
         k = int(gap.argmax())

@@ -1,7 +1,8 @@
 """Post-run stages (allocation, coordinator, explanations) that add tables and report sections.
 
-``finish_run(result)`` runs every stage the study asks for, storing results in ``result.extras``
-and returning writers that put their files into the run directory.
+``finish_run(result)`` runs every stage in ``STAGES`` in order; each returns ``None`` or a writer
+``writer(result, directory)`` that puts its files into the (staging) run directory and may append
+report sections to ``result.extras["report_sections"]``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-STAGES: list[Callable] = []
+
+def _allocation(result):
+    from p2psim.allocate import allocation_stage
+
+    return allocation_stage(result)
+
+
+STAGES: list[Callable] = [_allocation]
 
 
 def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:

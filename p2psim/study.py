@@ -64,7 +64,8 @@ class ExplicitCommunity:
     """A community given participant by participant (hand-checkable studies, tests)."""
 
     participants: tuple[ParticipantSpec, ...]
-    """The participants; profiles cover ``days * intervals_per_day`` intervals."""
+    """The participants; profiles cover at least ``days * intervals_per_day`` intervals (longer
+    profiles are cut to the run's horizon, so ``--days`` can shorten an explicit study)."""
     feeder: Feeder
     """The feeder they sit on."""
 

@@ -16,8 +16,9 @@ from p2psim.settlement import Prices, interval_costs
 TOLERANCE = 1e-6
 
 
-def random_book(rng: np.random.Generator, n: int = 4, horizon: int = 6, *, battery_share: float = 0.5,
-                fee_per_kwh: float = 0.02) -> tuple[OrderBook, Feeder]:
+def random_book(
+    rng: np.random.Generator, n: int = 4, horizon: int = 6, *, battery_share: float = 0.5, fee_per_kwh: float = 0.02
+) -> tuple[OrderBook, Feeder]:
     """A random but valid book on a star feeder (every participant on its own bus)."""
     buses = ("root", *[f"b{k}" for k in range(n)])
     feeder = Feeder(
@@ -57,12 +58,18 @@ def random_book(rng: np.random.Generator, n: int = 4, horizon: int = 6, *, batte
 
 def energy_cost(book: OrderBook, clearing) -> np.ndarray:
     """Energy and pool cost per participant over the book's day (no demand charge)."""
-    flows = {name: getattr(clearing, name) for name in (
-        "grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw")}
+    flows = {
+        name: getattr(clearing, name) for name in ("grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw")
+    }
     zeros = np.zeros_like(book.load_kw)
     flows.update(imbalance_import_kw=zeros, imbalance_export_kw=zeros)
-    prices = Prices(book.import_price_per_kwh, book.export_price_per_kwh, clearing.pool_price_per_kwh,
-                    book.p2p_fee_per_kwh, book.peak_price_per_kw)
+    prices = Prices(
+        book.import_price_per_kwh,
+        book.export_price_per_kwh,
+        clearing.pool_price_per_kwh,
+        book.p2p_fee_per_kwh,
+        book.peak_price_per_kw,
+    )
     return sum(c.sum(axis=1) for c in interval_costs(flows, prices, book.interval_hours).values())
 
 
@@ -75,19 +82,28 @@ def self_consumption_cost(book: OrderBook) -> np.ndarray:
 
     net = self_consumption(book).net_import_kw
     dt = book.interval_hours
-    return dt * (np.clip(net, 0, None) * book.import_price_per_kwh - np.clip(-net, 0, None)
-                 * book.export_price_per_kwh).sum(axis=1)
+    return dt * (
+        np.clip(net, 0, None) * book.import_price_per_kwh - np.clip(-net, 0, None) * book.export_price_per_kwh
+    ).sum(axis=1)
 
 
 def check_clearing(book: OrderBook, clearing, name: str) -> None:
     """Assert non-negative flows, participant energy balance, pool balance and battery bounds."""
-    for field in ("grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "charge_kw",
-                  "discharge_kw", "curtail_kw"):
+    for field in (
+        "grid_import_kw",
+        "grid_export_kw",
+        "pool_buy_kw",
+        "pool_sell_kw",
+        "charge_kw",
+        "discharge_kw",
+        "curtail_kw",
+    ):
         values = getattr(clearing, field)
         assert values.shape == book.load_kw.shape, f"{name}: {field} has shape {values.shape}"
         assert values.min() >= -TOLERANCE, f"{name}: {field} has negative value {values.min()}"
-    use = (book.load_kw - book.pv_kw + clearing.curtail_kw + clearing.charge_kw - clearing.discharge_kw
-           + clearing.shift_kw)
+    use = (
+        book.load_kw - book.pv_kw + clearing.curtail_kw + clearing.charge_kw - clearing.discharge_kw + clearing.shift_kw
+    )
     gap = np.abs(use - clearing.net_import_kw()).max()
     assert gap <= TOLERANCE, f"{name}: participant energy balance off by {gap} kW"
     pool_gap = np.abs(clearing.pool_buy_kw.sum(0) - clearing.pool_sell_kw.sum(0)).max()
@@ -131,8 +147,12 @@ def check_participant(cls, spec=None) -> None:
 
     feeder = Feeder(buses=("root",), lines=(), root_bus="root", transformer_limit_kw=100.0)
     spec = spec or ParticipantSpec(id="x-001", bus="root", load_kw=np.ones(24), pv_kw=np.zeros(24))
-    scenario = Scenario(name="check", participants=(spec,), feeder=feeder,
-                        tariffs=Tariffs(import_price_per_kwh=(0.3,) * 24, export_price_per_kwh=0.1)).check()
+    scenario = Scenario(
+        name="check",
+        participants=(spec,),
+        feeder=feeder,
+        tariffs=Tariffs(import_price_per_kwh=(0.3,) * 24, export_price_per_kwh=0.1),
+    ).check()
     model = CommunityModel(scenario, MARKETS["grid_only_v1"](), seed=0)
     member = cls(model, spec)
     profile = member.forecast(0, np.random.default_rng(0))

@@ -32,15 +32,41 @@ FEEDER = Feeder(
 )
 
 PARTICIPANTS = (
-    ParticipantSpec(id="hh-a", socio_class="low", income_per_year=15_000.0, bus="b1",
-                    load_kw=np.array([1.0, 2.0, 2.0, 3.0]), pv_kw=np.zeros(4)),
-    ParticipantSpec(id="hh-b", socio_class="high", income_per_year=90_000.0, bus="b2",
-                    load_kw=np.array([1.0, 1.0, 1.0, 1.0]), pv_kw=np.array([0.0, 3.0, 4.0, 0.0]), pv_peak_kw=5.0),
-    ParticipantSpec(id="hh-c", socio_class="middle", income_per_year=40_000.0, bus="b3",
-                    load_kw=np.array([1.0, 1.0, 2.0, 1.0]), pv_kw=np.zeros(4),
-                    battery=BatterySpec(capacity_kwh=6.0, max_charge_kw=1.0, max_discharge_kw=1.0,
-                                        charge_efficiency=1.0, discharge_efficiency=1.0,
-                                        min_soc=0.0, max_soc=1.0, initial_soc=0.0)),
+    ParticipantSpec(
+        id="hh-a",
+        socio_class="low",
+        income_per_year=15_000.0,
+        bus="b1",
+        load_kw=np.array([1.0, 2.0, 2.0, 3.0]),
+        pv_kw=np.zeros(4),
+    ),
+    ParticipantSpec(
+        id="hh-b",
+        socio_class="high",
+        income_per_year=90_000.0,
+        bus="b2",
+        load_kw=np.array([1.0, 1.0, 1.0, 1.0]),
+        pv_kw=np.array([0.0, 3.0, 4.0, 0.0]),
+        pv_peak_kw=5.0,
+    ),
+    ParticipantSpec(
+        id="hh-c",
+        socio_class="middle",
+        income_per_year=40_000.0,
+        bus="b3",
+        load_kw=np.array([1.0, 1.0, 2.0, 1.0]),
+        pv_kw=np.zeros(4),
+        battery=BatterySpec(
+            capacity_kwh=6.0,
+            max_charge_kw=1.0,
+            max_discharge_kw=1.0,
+            charge_efficiency=1.0,
+            discharge_efficiency=1.0,
+            min_soc=0.0,
+            max_soc=1.0,
+            initial_soc=0.0,
+        ),
+    ),
 )
 
 STUDY = Study(

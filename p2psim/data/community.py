@@ -16,6 +16,8 @@ gives the same community):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from p2psim.data.simbench import load_simbench_grid, window
@@ -26,8 +28,9 @@ KIND_BY_PROFILE = {"H": "household", "L": "farm", "G": "commercial"}
 PREFIX_BY_KIND = {"household": "hh", "farm": "farm", "commercial": "com"}
 
 
-def _assign_classes(has_pv: np.ndarray, shares: tuple[tuple[str, float], ...], pv_low_share: float,
-                    rng: np.random.Generator) -> list[str]:
+def _assign_classes(
+    has_pv: np.ndarray, shares: tuple[tuple[str, float], ...], pv_low_share: float, rng: np.random.Generator
+) -> list[str]:
     n = len(has_pv)
     names = [name for name, _ in shares]
     counts = np.floor(np.array([s for _, s in shares]) * n).astype(int)
@@ -72,24 +75,34 @@ def _simbench_participants(study: Study, spec: SimBenchCommunity, rng: np.random
             pv = pv + window(grid.pv_kw_15min[k], study.start_day, study.days, study.interval_minutes)
             pv_peak += grid.pv_peak_kw[k]
         battery = spec.home_battery if (has_pv[j] and classes[j] in spec.home_battery_classes) else None
-        participants.append(ParticipantSpec(
-            id=f"{PREFIX_BY_KIND[kind]}-{counters[kind]:03d}",
-            kind=kind,
-            socio_class=classes[j],
-            income_per_year=float(medians.get(classes[j], 40_000.0) * incomes[j]),
-            bus=grid.load_bus[j],
-            load_kw=load * scales[j],
-            pv_kw=pv,
-            pv_peak_kw=pv_peak,
-            battery=battery,
-            flexible_share=spec.flexible_share if kind == "household" else 0.0,
-        ))
+        participants.append(
+            ParticipantSpec(
+                id=f"{PREFIX_BY_KIND[kind]}-{counters[kind]:03d}",
+                kind=kind,
+                socio_class=classes[j],
+                income_per_year=float(medians.get(classes[j], 40_000.0) * incomes[j]),
+                bus=grid.load_bus[j],
+                load_kw=load * scales[j],
+                pv_kw=pv,
+                pv_peak_kw=pv_peak,
+                battery=battery,
+                flexible_share=spec.flexible_share if kind == "household" else 0.0,
+            )
+        )
     if spec.community_battery is not None:
         zeros = np.zeros(study.days * (1440 // study.interval_minutes))
-        participants.append(ParticipantSpec(
-            id="agg-001", kind="aggregator", socio_class="community", income_per_year=1e6,
-            bus=grid.feeder.root_bus, load_kw=zeros, pv_kw=zeros.copy(), battery=spec.community_battery,
-        ))
+        participants.append(
+            ParticipantSpec(
+                id="agg-001",
+                kind="aggregator",
+                socio_class="community",
+                income_per_year=1e6,
+                bus=grid.feeder.root_bus,
+                load_kw=zeros,
+                pv_kw=zeros.copy(),
+                battery=spec.community_battery,
+            )
+        )
     source = f"SimBench {spec.grid_code} (ODbL 1.0 + DbCL), profiles {sorted(set(grid.load_profile))}"
     return tuple(participants), grid.feeder, source
 
@@ -98,12 +111,16 @@ def build_scenario(study: Study, rng: np.random.Generator, *, check: bool = True
     """Build (and by default validate) the scenario of ``study`` with the community stream ``rng``."""
     community = study.community
     if isinstance(community, ExplicitCommunity):
-        participants, feeder, source = community.participants, community.feeder, "explicit"
+        # explicit profiles may cover more days than asked for (--days 1 on a week-long study): cut
+        horizon = study.days * (1440 // study.interval_minutes)
+        participants = tuple(
+            replace(p, load_kw=np.asarray(p.load_kw)[:horizon], pv_kw=np.asarray(p.pv_kw)[:horizon])
+            for p in community.participants
+        )
+        feeder, source = community.feeder, "explicit"
     else:
         participants, feeder, source = _simbench_participants(study, community, rng)
     if study.transformer_limit_kw is not None:
-        from dataclasses import replace
-
         feeder = replace(feeder, transformer_limit_kw=study.transformer_limit_kw)
     scenario = Scenario(
         name=study.name,

@@ -8,9 +8,14 @@ profile name (household ``H0-*``, agriculture ``L*``, commercial ``G*``); absolu
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -18,9 +23,14 @@ from p2psim.errors import StudyError
 from p2psim.feeder import Feeder, LineSpec
 
 STEPS_PER_DAY_15MIN = 96
+CACHE_FORMAT = 1
 SIMBENCH_GRIDS = (
-    "1-LV-rural1--0-sw", "1-LV-rural2--0-sw", "1-LV-rural3--0-sw",
-    "1-LV-semiurb4--0-sw", "1-LV-semiurb5--0-sw", "1-LV-urban6--0-sw",
+    "1-LV-rural1--0-sw",
+    "1-LV-rural2--0-sw",
+    "1-LV-rural3--0-sw",
+    "1-LV-semiurb4--0-sw",
+    "1-LV-semiurb5--0-sw",
+    "1-LV-urban6--0-sw",
 )
 
 
@@ -46,12 +56,86 @@ def _bus_id(index: int) -> str:
     return f"bus-{index:03d}"
 
 
+def cache_dir() -> Path:
+    """Where extracted grids are kept (``P2PSIM_CACHE`` or ``~/.cache/p2psim``)."""
+    return Path(os.environ.get("P2PSIM_CACHE", Path.home() / ".cache" / "p2psim")) / "simbench"
+
+
+def _cache_path(code: str) -> Path:
+    from importlib.metadata import version
+
+    return cache_dir() / f"{code}-simbench{version('simbench')}-v{CACHE_FORMAT}.npz"
+
+
+def _save(grid: SimBenchGrid, path: Path) -> None:
+    meta = {
+        "code": grid.code,
+        "load_names": grid.load_names,
+        "load_bus": grid.load_bus,
+        "load_profile": grid.load_profile,
+        "pv_bus": grid.pv_bus,
+        "pv_peak_kw": grid.pv_peak_kw,
+        "pv_profile": grid.pv_profile,
+        "feeder": {
+            "buses": grid.feeder.buses,
+            "root_bus": grid.feeder.root_bus,
+            "transformer_limit_kw": grid.feeder.transformer_limit_kw,
+            "lines": [line.__dict__ for line in grid.feeder.lines],
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+        np.savez(handle, load_kw=grid.load_kw_15min, pv_kw=grid.pv_kw_15min, meta=np.array(json.dumps(meta)))
+    os.replace(handle.name, path)  # atomic: a concurrent reader never sees half a file
+
+
+def _load(path: Path) -> SimBenchGrid:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        feeder = meta["feeder"]
+        return SimBenchGrid(
+            code=meta["code"],
+            feeder=Feeder(
+                buses=tuple(feeder["buses"]),
+                root_bus=feeder["root_bus"],
+                transformer_limit_kw=feeder["transformer_limit_kw"],
+                lines=tuple(LineSpec(**line) for line in feeder["lines"]),
+            ),
+            load_names=tuple(meta["load_names"]),
+            load_bus=tuple(meta["load_bus"]),
+            load_profile=tuple(meta["load_profile"]),
+            load_kw_15min=data["load_kw"],
+            pv_bus=tuple(meta["pv_bus"]),
+            pv_peak_kw=tuple(meta["pv_peak_kw"]),
+            pv_profile=tuple(meta["pv_profile"]),
+            pv_kw_15min=data["pv_kw"],
+        )
+
+
 @lru_cache(maxsize=8)
 def load_simbench_grid(code: str) -> SimBenchGrid:
-    """Read grid ``code`` from the installed simbench package (cached per process)."""
+    """Read grid ``code`` from the installed simbench package.
+
+    Cached per process and on disk (``cache_dir()``, keyed by the simbench version), because
+    parsing SimBench's CSV files takes several seconds while the extracted arrays load in
+    milliseconds. The cache holds only what the package ships; nothing is downloaded.
+    """
     if code not in SIMBENCH_GRIDS:
         raise StudyError(f"community.grid_code={code!r} is not a SimBench LV grid; use one of {SIMBENCH_GRIDS}")
-    import simbench  # heavy import (pandapower); only when a SimBench study runs
+    path = _cache_path(code)
+    if path.is_file():
+        try:
+            return _load(path)
+        except (OSError, ValueError, KeyError):  # a stale or damaged cache is rebuilt
+            path.unlink(missing_ok=True)
+    grid = _read_simbench(code)
+    with contextlib.suppress(OSError):  # a read-only home still runs, only slower
+        _save(grid, path)
+    return grid
+
+
+def _read_simbench(code: str) -> SimBenchGrid:
+    import simbench  # heavy import (pandapower); only when the cache is cold
 
     net = simbench.get_simbench_net(code)
     lv_buses = net.bus.index[net.bus.vn_kv < 1.0]
@@ -77,15 +161,21 @@ def load_simbench_grid(code: str) -> SimBenchGrid:
     )
     load_table = net.profiles["load"]
     loads = net.load[net.load.bus.isin(lv_buses)]
-    load_kw = np.stack([
-        float(row.p_mw) * 1000.0 * load_table[f"{row.profile}_pload"].to_numpy(dtype=float)
-        for row in loads.itertuples()
-    ])
+    load_kw = np.stack(
+        [
+            float(row.p_mw) * 1000.0 * load_table[f"{row.profile}_pload"].to_numpy(dtype=float)
+            for row in loads.itertuples()
+        ]
+    )
     sgens = net.sgen[net.sgen.bus.isin(lv_buses) & (net.sgen.type == "PV")]
     renewables = net.profiles["renewables"]
-    pv_kw = np.stack([
-        float(row.p_mw) * 1000.0 * renewables[row.profile].to_numpy(dtype=float) for row in sgens.itertuples()
-    ]) if len(sgens) else np.zeros((0, load_kw.shape[1]))
+    pv_kw = (
+        np.stack(
+            [float(row.p_mw) * 1000.0 * renewables[row.profile].to_numpy(dtype=float) for row in sgens.itertuples()]
+        )
+        if len(sgens)
+        else np.zeros((0, load_kw.shape[1]))
+    )
     return SimBenchGrid(
         code=code,
         feeder=feeder,
@@ -100,8 +190,9 @@ def load_simbench_grid(code: str) -> SimBenchGrid:
     )
 
 
-def window(profile_15min: np.ndarray, start_day: int, days: int, interval_minutes: int,
-           shift_steps: int = 0) -> np.ndarray:
+def window(
+    profile_15min: np.ndarray, start_day: int, days: int, interval_minutes: int, shift_steps: int = 0
+) -> np.ndarray:
     """Cut ``days`` days from ``start_day`` and resample to ``interval_minutes`` (mean power).
 
     ``shift_steps`` rolls the year-long profile by that many 15-minute steps first (wrapping

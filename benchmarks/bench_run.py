@@ -1,0 +1,66 @@
+"""Benchmark: the main job, `python -m p2psim studies/rural.py` (one week, default settings).
+
+Target (issue 2): under 60 s on the 2-core machine once installed. Runs the CLI in a subprocess
+exactly as a user would (cold process: imports, SimBench load, clearing, allocation, report) and
+writes benchmarks/results/run.md with the wall time and the phase timings from run.json.
+
+    python benchmarks/bench_run.py [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--study", default="studies/rural.py")
+    args = parser.parse_args()
+    rows = []
+    for k in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "run"
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "p2psim", args.study, "--out", str(out)],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+            wall = time.perf_counter() - start
+            run = json.loads((out / "run.json").read_text())
+            summary = json.loads((out / "summary.json").read_text())
+            rows.append((k, wall, run["timings_s"], run["market"], summary))
+            print(f"run {k}: {wall:.1f} s wall, market {run['market']}, timings {run['timings_s']}")
+    best = min(r[1] for r in rows)
+    lines = [
+        "# Main job benchmark",
+        "",
+        f"`python -m p2psim {args.study}` (one week, default settings), cold subprocess, {args.repeat} runs.",
+        "",
+        "| run | wall (s) | market | build scenario (s) | simulate (s) | total in-process (s) |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {k} | {w:.1f} | {m} | {t.get('build_scenario_s', 0):.1f} | {t.get('simulate_s', 0):.1f} | "
+            f"{t.get('total_s', 0):.1f} |"
+            for k, w, t, m, _ in rows
+        ],
+        "",
+        f"Best wall time {best:.1f} s; target < 60 s: {'met' if best < 60 else 'NOT met'}.",
+        "",
+    ]
+    (ROOT / "benchmarks/results/run.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
