@@ -17,6 +17,7 @@ from p2psim.markets.base import (
 )
 from p2psim.markets.book import OrderBook
 from p2psim.markets.double_auction import UniformDoubleAuction
+from p2psim.markets.eqwm import EqWM
 from p2psim.markets.grid_only import GridOnly
 from p2psim.markets.pool_rules import BillSharing, MidMarketRate, SupplyDemandRatio
 
@@ -28,6 +29,7 @@ MARKETS: dict[str, type[Market]] = {
     "bill_sharing_v1": BillSharing,
     "sdr_v1": SupplyDemandRatio,
     "double_auction_v1": UniformDoubleAuction,
+    "eqwm_v1": EqWM,
 }
 
 
@@ -58,6 +60,7 @@ __all__ = [
     "BillSharing",
     "Clearing",
     "ClearingContext",
+    "EqWM",
     "EquityOptions",
     "GridOnly",
     "Market",

@@ -26,7 +26,7 @@ import pandas as pd
 from p2psim.game.energy import DayGameSpec, EnergyDayGame, day_specs, map_days
 from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, jain
 
-RULES = ("shapley", "weighted_shapley", "nucleolus", "equal_split", "proportional", "market")
+RULES = ("shapley", "weighted_shapley", "nucleolus", "owen", "equitable_core", "equal_split", "proportional", "market")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class AllocationOptions:
     """Value calls per day per sampled estimator (Shapley, weighted Shapley)."""
     core_check_budget: int = 100
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
+    rowgen_max_players: int = 0
+    """Above ``exact_max_players``, compute the equitable core by row generation with the membership
+    MILP oracle only up to this many players (0: skip; it costs minutes per day at n = 14)."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
@@ -90,6 +93,10 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
         out["nucleolus"] = nucleolus(players, cached)
     positive = np.clip(game.standalone_cost, 0, None)
     share = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
+    out["owen"] = owen_allocation(game, share)
+    stable = equitable_core(game, cached, out["weighted_shapley"], options)
+    if stable is not None:
+        out["equitable_core"] = stable
     out["equal_split"] = dict(zip(players, np.full(n, grand / n), strict=True))
     out["proportional"] = dict(zip(players, grand * share, strict=True))
     core = {}
@@ -119,6 +126,39 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
         "n_solves": game.n_solves,
         "seconds": time.perf_counter() - start,
     }
+
+
+def owen_allocation(game: EnergyDayGame, share: np.ndarray) -> dict[str, float]:
+    """The LP-dual (Owen) allocation of the day's savings game.
+
+    One solve of the grand coalition's cost LP. By strong duality its cost c(N) is the sum over
+    constraints of dual x active bound; every participant is charged the terms of the rows and
+    columns whose bounds are its own data (load, PV, battery and flexibility limits), and the
+    shared terms (pool, peak, transformer, lines) are split in proportion to ``share``. Its savings
+    x_i = c({i}) - charge_i sum to v(N). Without binding shared limits (shared terms 0), y* stays
+    dual feasible for every coalition's LP, so by weak duality x(S) >= v(S): the allocation lies in
+    the core (Owen 1975). With binding feeder limits the shared terms are non-zero and core
+    membership is checked, not guaranteed.
+    """
+    duals = game.solver.grand_duals()
+    owned, shared = duals.owner_values()
+    charge = owned + shared * share
+    return dict(zip(game.players, game.standalone_cost - charge, strict=True))
+
+
+def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptions):
+    """Core (or least-core) allocation closest in L1 to the weighted Shapley target, or None."""
+    from p2psim.game import equitable_core_allocation
+    from p2psim.game.energy_separation import membership_separation
+
+    n = len(game.players)
+    if n <= options.exact_max_players:
+        return equitable_core_allocation(game.players, cached, target=dict(target), method="exact")
+    if n <= options.rowgen_max_players:
+        return equitable_core_allocation(
+            game.players, cached, target=dict(target), method="rowgen", separation=membership_separation(game)
+        )
+    return None
 
 
 def fairness(amounts: np.ndarray, standalone: np.ndarray, floor: float) -> dict[str, float]:
@@ -238,6 +278,55 @@ def plot_allocations(per: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_class_shares(per: pd.DataFrame, rules: pd.DataFrame, path: Path) -> Path:
+    """One bar per rule: each class's share of the gain; the label says whether the rule is stable."""
+    from p2psim.plots import CLASS_COLOURS, _save, plt
+
+    order = [r for r in RULES if r in set(per.rule)]
+    table = per.groupby(["rule", "socio_class"]).amount.sum().unstack(fill_value=0.0).reindex(order)
+    totals = table.sum(axis=1).where(lambda t: t.abs() > 1e-12)
+    shares = 100 * table.div(totals, axis=0)
+    stable = rules.set_index("rule").reindex(order)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    bottom = np.zeros(len(order))
+    for cls in shares.columns:
+        values = shares[cls].to_numpy()
+        ax.bar(range(len(order)), values, bottom=bottom, color=CLASS_COLOURS.get(cls, "#777777"), label=cls)
+        bottom += values
+    labels = []
+    for rule, row in stable.iterrows():
+        if np.isnan(row.max_core_excess_per_day):
+            verdict = "?"
+        else:
+            verdict = "stable" if row.max_core_excess_per_day <= 1e-6 else "unstable"
+            verdict += "" if row.core_check_exact else "*"
+        labels.append(f"{rule}\n{verdict}")
+    ax.set_xticks(range(len(order)), labels, fontsize=8)
+    ax.set_ylabel("share of the gain (%)")
+    ax.legend(fontsize=8, ncol=len(shares.columns), loc="upper right")
+    ax.set_title("Each class's share under each rule (stable = no coalition gains by leaving; * sampled check)")
+    return _save(fig, path)
+
+
+def stability_cost(per: pd.DataFrame) -> dict[str, float]:
+    """What the least advantaged class gives up for stability.
+
+    The least advantaged class has the lowest median income; the cost is its weighted-Shapley share
+    minus its share under the core allocation closest to that target.
+    """
+    if not {"weighted_shapley", "equitable_core"} <= set(per.rule):
+        return {}
+    equity = per[~per.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
+    poorest = equity.groupby("socio_class").income_per_year.median().idxmin()
+    by_rule = equity[equity.socio_class == poorest].groupby("rule").amount.sum()
+    return {
+        "class": poorest,
+        "weighted_shapley": float(by_rule["weighted_shapley"]),
+        "equitable_core": float(by_rule["equitable_core"]),
+        "cost_of_stability": float(by_rule["weighted_shapley"] - by_rule["equitable_core"]),
+    }
+
+
 def _rules_markdown(rules: pd.DataFrame) -> str:
     lines = [
         "| rule | total | Gini | Jain | worst saving (%) | losers (%) | max core excess/day | stable |",
@@ -265,6 +354,9 @@ def allocation_stage(result):
     result.extras["allocation"] = tables
     rules = tables["rules"].set_index("rule")
     result.summary["cooperative_gain_game"] = float(tables["days"].cooperative_gain.sum())
+    for key, value in stability_cost(tables["allocation"]).items():
+        if key != "class":
+            result.summary[f"stability_{key}"] = value
     for rule, row in rules.iterrows():
         result.summary[f"allocation_{rule}_gini"] = float(row.gini)
         result.summary[f"allocation_{rule}_max_core_excess"] = float(row.max_core_excess_per_day)
@@ -274,11 +366,22 @@ def allocation_stage(result):
         tables["allocation"].to_parquet(directory / "allocation.parquet", index=False)
         tables["rules"].to_parquet(directory / "allocation_rules.parquet", index=False)
         png = plot_allocations(tables["allocation"], directory / "allocation.png")
+        shares_png = plot_class_shares(tables["allocation"], tables["rules"], directory / "allocation_classes.png")
+        cost = stability_cost(tables["allocation"])
+        stability = (
+            f"\n\nCost of stability for the least advantaged class ({cost['class']}): weighted Shapley gives it "
+            f"{cost['weighted_shapley']:.2f}, the closest core allocation {cost['equitable_core']:.2f} "
+            f"(difference {cost['cost_of_stability']:.2f})."
+            if cost
+            else "\n\nThe equitable core allocation was not computed for this community size (see allocation options)."
+        )
         text = (
             f"Cooperative gain (day-ahead game, sum over days): {result.summary['cooperative_gain_game']:.2f}. "
             "Market = the settled benefit against the settled stand-alone bill (ex post).\n\n"
             + _rules_markdown(tables["rules"])
+            + stability
         )
-        res.extras.setdefault("report_sections", []).append(("Allocation of the cooperative gain", text, [png]))
+        section = ("Allocation of the cooperative gain", text, [png, shares_png])
+        res.extras.setdefault("report_sections", []).append(section)
 
     return write

@@ -85,3 +85,100 @@ def benefit_distribution(per: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("saving vs stand-alone (%)")
     ax.set_title("Benefit distribution (bar = class mean)")
     return _save(fig, path)
+
+
+# -- explanations (SHAP) ----------------------------------------------------------------------------
+# Drawn here rather than with shap.plots: the same look as the other figures, no global RNG (shap's
+# beeswarm shuffles with np.random), so the same run gives the same picture.
+
+
+def _swarm_offsets(values: np.ndarray, width: float = 0.38, bins: int = 60) -> np.ndarray:
+    """Vertical offsets that spread points sharing an x bin (deterministic beeswarm)."""
+    if values.size == 0:
+        return values
+    span = float(np.ptp(values)) or 1.0
+    bin_of = np.floor((values - values.min()) / span * (bins - 1)).astype(int)
+    offsets = np.zeros(values.size)
+    for b in np.unique(bin_of):
+        members = np.flatnonzero(bin_of == b)
+        k = np.arange(members.size)
+        offsets[members] = np.where(k % 2 == 0, 1, -1) * np.ceil(k / 2)
+    scale = max(np.abs(offsets).max(), 1.0)
+    return offsets / scale * width
+
+
+def shap_beeswarm(shap_values: np.ndarray, feature_values: pd.DataFrame, labels: list[str], path: Path,
+                  title: str, max_features: int = 12) -> Path:
+    """SHAP summary: one row per feature (largest mean |SHAP| on top), colour = feature value."""
+    order = np.argsort(-np.abs(shap_values).mean(axis=0), kind="stable")[:max_features]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(order) + 1.4))
+    cmap = plt.get_cmap("coolwarm")
+    for row, j in enumerate(order[::-1]):
+        x = shap_values[:, j]
+        raw = feature_values.iloc[:, j].to_numpy(dtype=float)
+        span = np.ptp(raw)
+        colour = (raw - raw.min()) / span if span > 0 else np.full(raw.size, 0.5)
+        ax.scatter(x, row + _swarm_offsets(x), c=cmap(colour), s=10, lw=0, alpha=0.85)
+    ax.set_yticks(range(len(order)), [labels[j] for j in order[::-1]], fontsize=8)
+    ax.axvline(0, color="#555555", lw=0.6)
+    ax.set_xlabel("SHAP value (effect on the surrogate's prediction)")
+    ax.set_title(title, fontsize=10)
+    bar = fig.colorbar(plt.cm.ScalarMappable(cmap=cmap), ax=ax, pad=0.01, aspect=30)
+    bar.set_ticks([0, 1], labels=["low", "high"])
+    bar.set_label("feature value", fontsize=8)
+    return _save(fig, path)
+
+
+def shap_class_bars(importance: pd.DataFrame, labels: dict[str, str], path: Path, title: str,
+                    max_features: int = 8) -> Path:
+    """Mean |SHAP| per feature, one bar per class (rows of ``importance`` = classes)."""
+    top = importance.mean(axis=0).sort_values(ascending=False, kind="stable").index[:max_features][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(top) + 1.4))
+    height = 0.8 / max(len(importance), 1)
+    for k, (cls, row) in enumerate(importance.iterrows()):
+        ax.barh(np.arange(len(top)) + (k - (len(importance) - 1) / 2) * height, row[top].to_numpy(),
+                height=height, color=CLASS_COLOURS.get(str(cls), "#666666"), label=str(cls))
+    ax.set_yticks(range(len(top)), [labels.get(f, f) for f in top], fontsize=8)
+    ax.set_xlabel("mean |SHAP value|")
+    ax.legend(fontsize=8, title="class", title_fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def shap_waterfall(contributions: pd.Series, base: float, labels: dict[str, str], path: Path, title: str,
+                   max_features: int = 8) -> Path:
+    """Waterfall from the base value to a prediction; small contributions lumped together."""
+    order = contributions.iloc[np.argsort(-contributions.abs().to_numpy(), kind="stable")]
+    shown, rest = order.iloc[:max_features], order.iloc[max_features:]
+    steps = [(labels.get(f, f), float(v)) for f, v in shown.items()]
+    if len(rest):
+        steps.append((f"{len(rest)} other features", float(rest.sum())))
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(steps) + 1.6))
+    level = base
+    for row, (_, value) in enumerate(steps):
+        y = len(steps) - 1 - row
+        ax.barh(y, value, left=level, color="#1b9e77" if value >= 0 else "#d95f02", height=0.6)
+        ax.text(level + value, y, f" {value:+.2f}", va="center", ha="left" if value >= 0 else "right", fontsize=7)
+        level += value
+    ax.set_yticks(range(len(steps)), [s[0] for s in steps[::-1]], fontsize=8)
+    ax.axvline(base, color="#777777", lw=0.8, ls="--")
+    ax.axvline(level, color="#222222", lw=1.0)
+    ax.set_xlabel(f"average participant-day {base:.2f} \u2192 this participant {level:.2f}")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def importance_bars(importance: pd.DataFrame, labels: dict[str, str], path: Path, title: str) -> Path:
+    """Mean |SHAP| per feature (rows) for several targets (columns), e.g. the coordinator's weights."""
+    order = importance.mean(axis=1).sort_values(kind="stable").index
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(order) + 1.4))
+    height = 0.8 / max(importance.shape[1], 1)
+    cmap = plt.get_cmap("tab10")
+    for k, column in enumerate(importance.columns):
+        ax.barh(np.arange(len(order)) + (k - (importance.shape[1] - 1) / 2) * height,
+                importance.loc[order, column].to_numpy(), height=height, color=cmap(k), label=str(column))
+    ax.set_yticks(range(len(order)), [labels.get(f, f) for f in order], fontsize=8)
+    ax.set_xlabel("mean |SHAP value|")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)

@@ -1,20 +1,31 @@
 """The run report: ``report.md`` (with PNG files) and a self-contained ``report.html``.
 
 The Markdown report holds only numbers that a rerun with the same seed reproduces (no timings), so
-the tiny study's report is a golden file. The HTML embeds its images and reads without a server.
+the tiny study's report is a golden file. The HTML page is the product's face: one file with its
+images embedded (base64), CSS, a table of contents and summary cards; it reads without a server and
+adds what may differ between reruns (solve times, timings, package versions).
+
 Later stages add sections through ``RunResult.extras["report_sections"]``: a list of
-(title, markdown, [png paths]).
+(title, markdown, [png paths]). Images the Markdown already shows (``![caption](file.png)``) are not
+repeated. The sections are kept in ``report_sections.json`` so :func:`rewrite_report` can rebuild
+both reports from a run directory alone (``python -m p2psim explain RUN_DIR`` does).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from p2psim import plots
+from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini
 
 SUMMARY_ROWS = (
     ("peak_reduction_pct", "Peak reduction vs raw load (%)"),
@@ -24,108 +35,322 @@ SUMMARY_ROWS = (
     ("standalone_total_cost", "Stand-alone total cost (currency)"),
     ("self_sufficiency_pct", "Self-sufficiency (%)"),
     ("solar_utilisation_pct", "Solar utilisation (%)"),
+    ("gini_burden_standalone", "Gini of energy burden, stand-alone"),
+    ("gini_burden_community", "Gini of energy burden, in the community"),
     ("gini_benefit", "Gini of normalised benefit"),
     ("jain_benefit", "Jain index of normalised benefit"),
     ("min_relative_saving_pct", "Worst-off relative saving (%)"),
     ("losers_pct", "Participants worse off than alone (%)"),
     ("pool_energy_kwh", "Energy traded in the pool (kWh)"),
 )
+PER_CLASS_COLUMNS = ("socio_class", "n", "bill", "standalone_bill", "benefit", "relative_saving_pct",
+                     "energy_burden_pct", "renewable_access_pct")
+PARTICIPANT_COLUMNS = ("participant", "kind", "socio_class", "pv_peak_kw", "battery_kwh", "bill", "standalone_bill",
+                       "benefit", "normalised_benefit")
+SECTIONS_FILE = "report_sections.json"
+
+
+@dataclass
+class ReportData:
+    """What the report shows, from a RunResult or from a run directory (the same numbers either way)."""
+
+    name: str
+    market: str
+    seed: int
+    days: int
+    start: str
+    interval_minutes: int
+    source: str
+    summary: dict[str, Any]
+    per_class: pd.DataFrame
+    participants: pd.DataFrame
+    dispatch: pd.DataFrame
+    solver_records: list[dict[str, Any]]
+    sections: list[tuple[str, str, list[Path]]] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(cls, result) -> ReportData:
+        """The report data of an in-memory run."""
+        sc = result.scenario
+        return cls(result.study.name, result.study.market, result.study.seed, sc.days, str(sc.start),
+                   sc.interval_minutes, sc.source, dict(result.summary), result.per_class, result.participants,
+                   result.dispatch, list(result.solver_records), list(result.extras.get("report_sections", [])),
+                   dict(result.timings_s))
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> ReportData:
+        """The report data of a run directory (tables, summary.json, run.json, report_sections.json)."""
+        run = json.loads((directory / "run.json").read_text())
+        summary = json.loads((directory / "summary.json").read_text())
+        per_class = pd.DataFrame.from_dict(summary.pop("per_class", {}), orient="index")
+        per_class = per_class.rename_axis("socio_class").reset_index().fillna(np.nan)
+        dispatch = pd.read_parquet(directory / "dispatch.parquet")
+        settings = run.get("settings", {})
+        return cls(run["study"], run["market"], int(run["seed"]), int(settings["days"]),
+                   str(pd.Timestamp(dispatch.timestamp.min()).date()), int(settings["interval_minutes"]),
+                   run.get("scenario_source", ""), {k: np.nan if v is None else v for k, v in summary.items()},
+                   per_class, pd.read_parquet(directory / "participants.parquet"), dispatch,
+                   run.get("solver_records", []), load_sections(directory), run.get("timings_s", {}))
+
+    def equity_summary(self) -> dict[str, float]:
+        """The summary plus the Gini of energy burden stand-alone and in the community."""
+        out = dict(self.summary)
+        people = self.participants[~self.participants.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
+        if {"bill", "standalone_bill", "income_per_year"} <= set(people.columns) and len(people):
+            income = people.income_per_year.to_numpy(float)
+            out["gini_burden_standalone"] = gini(people.standalone_bill.to_numpy(float) / income)
+            out["gini_burden_community"] = gini(people.bill.to_numpy(float) / income)
+        return out
+
+
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, float | np.floating):
+        return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+    return str(value)
 
 
 def _table(frame: pd.DataFrame, digits: int = 2) -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(_cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
-def _markdown(result, figures: list[tuple[str, str]]) -> str:
-    s = result.summary
-    study = result.study
-    solvers = sorted({r.get("backend", "") for r in result.solver_records} - {""}) or ["none (rule-based)"]
+def solver_table(records: list[dict[str, Any]], timings: bool) -> str:
+    """Solver records grouped by market, backend, path and status (solve time only if ``timings``)."""
+    if not records:
+        return "No optimisation solver was called (rule-based clearing)."
+    frame = pd.DataFrame(records)
+    for column, default in (("market", ""), ("backend", ""), ("path", ""), ("status", ""), ("mip_gap", np.nan),
+                            ("solve_time_s", np.nan)):
+        if column not in frame:
+            frame[column] = default
+    frame = frame.fillna({"market": "", "backend": "", "path": "", "status": ""})
+    grouped = frame.groupby(["market", "backend", "path", "status"], sort=True).agg(
+        solves=("status", "size"), max_gap=("mip_gap", "max"), solve_time_s=("solve_time_s", "sum")).reset_index()
+    return _table(grouped if timings else grouped.drop(columns="solve_time_s"), digits=4 if not timings else 3)
+
+
+def _markdown(data: ReportData, figures: list[tuple[str, str]], *, timings: bool = False) -> str:
+    s = data.equity_summary()
+    solvers = sorted({r.get("backend", "") for r in data.solver_records} - {""}) or ["none (rule-based)"]
+    per_class = data.per_class[[c for c in PER_CLASS_COLUMNS if c in data.per_class]]
+    people = data.participants[[c for c in PARTICIPANT_COLUMNS if c in data.participants]]
     out = [
-        f"# p2psim report: {study.name}",
-        "",
-        f"Market `{study.market}`, seed {study.seed}, {result.scenario.days} day(s) from {result.scenario.start}, "
-        f"{len(result.scenario.participants)} participants, {result.scenario.interval_minutes}-minute intervals.",
-        f"Data: {result.scenario.source}. Solvers: {', '.join(solvers)}.",
-        "",
-        "## Summary",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        *[f"| {label} | {s[key]:.2f} |" for key, label in SUMMARY_ROWS if key in s],
-        "",
-        "## By class",
-        "",
-        _table(result.per_class),
-        "",
-        "## By participant",
-        "",
-        _table(result.participants[["participant", "kind", "socio_class", "pv_peak_kw", "battery_kwh", "bill",
-                                    "standalone_bill", "benefit", "normalised_benefit"]]),
-        "",
-        "## Figures",
-        "",
-        *[f"![{title}]({name})" for title, name in figures],
-        "",
+        f"# p2psim report: {data.name}", "",
+        f"Market `{data.market}`, seed {data.seed}, {data.days} day(s) from {data.start}, "
+        f"{len(data.participants)} participants, {data.interval_minutes}-minute intervals.",
+        f"Data: {data.source}. Solvers: {', '.join(solvers)}.", "",
+        "## Summary", "", "| metric | value |", "|---|---|",
+        *[f"| {label} | {_cell(float(s[key]), 2)} |" for key, label in SUMMARY_ROWS if key in s], "",
+        "## Solvers", "", solver_table(data.solver_records, timings), "",
+        "## Market", "", *[f"![{title}]({name})\n" for title, name in figures],
+        "### By class", "", _table(per_class), "", "### By participant", "", _table(people), "",
     ]
-    for title, text, images in result.extras.get("report_sections", []):
-        out += [f"## {title}", "", text, "", *[f"![{title}]({Path(p).name})" for p in images], ""]
-    return "\n".join(out)
+    for title, text, images in data.sections:
+        shown = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text))
+        extra = [f"![{title}]({Path(p).name})" for p in images if Path(p).name not in shown]
+        out += [f"## {title}", "", text.strip(), "", *extra, ""]
+    return "\n".join(out).rstrip() + "\n"
 
 
-def _inline_images(markdown: str, directory: Path) -> str:
-    """A minimal Markdown-to-HTML conversion for our own report (headings, tables, images, text)."""
-    body, table = [], []
+# -- HTML -------------------------------------------------------------------------------------------
 
-    def flush_table() -> None:
-        if table:
-            rows = [r.strip("|").split("|") for r in table if not set(r) <= set("|-")]
+STYLE = """
+:root{--ink:#1f2933;--muted:#616e7c;--line:#d9e2ec;--bg:#f5f7fa;--accent:#2f6f9f}
+*{box-sizing:border-box}body{margin:0;font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:var(--ink);background:var(--bg)}header{background:#243b53;color:#fff;padding:22px 32px}
+header h1{margin:0;font-size:26px}header p{margin:4px 0 0;color:#d9e2ec;font-size:14px}
+.layout{display:flex;gap:24px;max-width:1280px;margin:0 auto;padding:20px}
+nav.toc{flex:0 0 230px;position:sticky;top:12px;align-self:flex-start;background:#fff;border:1px solid var(--line);
+border-radius:8px;padding:12px 14px;font-size:13px;max-height:95vh;overflow:auto}
+nav.toc ul{list-style:none;margin:0;padding-left:0}nav.toc ul ul{padding-left:14px}
+nav.toc a{color:var(--accent);text-decoration:none;line-height:1.9}main{flex:1;min-width:0}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 24px 18px;margin-bottom:18px}
+h2{border-bottom:2px solid var(--line);padding-bottom:4px}h3{color:#334e68}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin:8px 0 18px}
+.card{background:#fff;border:1px solid var(--line);border-left:4px solid var(--accent);border-radius:8px;
+padding:10px 14px}.card .v{font-size:20px;font-weight:600;white-space:nowrap}.card .k{font-size:12px;color:var(--muted)}
+table{border-collapse:collapse;margin:10px 0;font-size:13px;display:block;overflow-x:auto}
+td,th{border:1px solid var(--line);padding:4px 9px;text-align:right}td:first-child,th:first-child{text-align:left}
+th{background:#f0f4f8}tr:nth-child(even) td{background:#fafbfc}
+figure{margin:14px 0;text-align:center}img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px}
+figcaption{font-size:12px;color:var(--muted)}code{background:#f0f4f8;padding:1px 4px;border-radius:3px}
+main>p{color:var(--muted);margin:4px 2px 14px}strong{color:#7c2d12}
+footer{color:var(--muted);font-size:12px;text-align:center;padding:12px}
+@media (max-width:900px){.layout{display:block}nav.toc{position:static;margin-bottom:16px}}
+@media print{nav.toc{display:none}section{break-inside:avoid-page}}
+"""
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    text = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", text)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', text)
+
+
+def _slug(text: str, used: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+    slug, k = base, 2
+    while slug in used:
+        slug, k = f"{base}-{k}", k + 1
+    used.add(slug)
+    return slug
+
+
+def _figure(alt: str, name: str, directory: Path) -> str:
+    path = directory / name
+    if not path.exists():
+        return f"<p><em>missing figure {html.escape(name)}</em></p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_inline(alt)}</figcaption></figure>")
+
+
+def markdown_to_html(markdown: str, directory: Path) -> tuple[str, list[tuple[int, str, str]]]:
+    """Our Markdown subset (headings, paragraphs, tables, lists, images, inline code/bold/italic) -> HTML.
+
+    Returns the body (one ``<section>`` per level-2 heading) and the headings (level, id, text).
+    """
+    body, buffer, headings, used = [], [], [], set()
+    kind = None
+
+    def flush() -> None:
+        nonlocal kind
+        if kind == "table":
+            rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in buffer
+                    if not set(r.strip()) <= set("|-: ")]
             head, *rest = rows
-            body.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head)
-                        + "</tr></thead><tbody>" + "".join(
-                            "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in rest)
+            body.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr></thead><tbody>"
+                        + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rest)
                         + "</tbody></table>")
-            table.clear()
+        elif kind == "list":
+            body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in buffer) + "</ul>")
+        elif kind == "para":
+            body.append(f"<p>{_inline(' '.join(buffer))}</p>")
+        buffer.clear()
+        kind = None
 
+    open_section = False
     for line in markdown.splitlines():
-        if line.startswith("|"):
-            table.append(line)
+        stripped = line.strip()
+        new = ("table" if stripped.startswith("|") else "list" if stripped.startswith(("- ", "* "))
+               else "image" if re.fullmatch(r"!\[[^\]]*\]\([^)]+\)", stripped) else "heading"
+               if stripped.startswith("#") else "para" if stripped else None)
+        if new != kind or new in ("image", "heading"):
+            flush()
+        if new == "heading":
+            level = len(stripped) - len(stripped.lstrip("#"))
+            text = stripped.lstrip("#").strip()
+            if level == 1:
+                continue
+            slug = _slug(text, used)
+            if level == 2:
+                body.append(("</section>" if open_section else "") + f'<section id="{slug}">')
+                open_section = True
+            body.append(f'<h{level} id="{slug}">{_inline(text)}</h{level}>')
+            headings.append((level, slug, text))
+        elif new == "image":
+            alt, name = re.fullmatch(r"!\[([^\]]*)\]\(([^)]+)\)", stripped).groups()
+            body.append(_figure(alt, name, directory))
+        elif new is not None:
+            kind = new
+            buffer.append(stripped[2:] if new == "list" else stripped)
+    flush()
+    if open_section:
+        body.append("</section>")
+    return "\n".join(body), headings
+
+
+def _cards(summary: dict[str, float]) -> str:
+    def value(key: str, fmt: str) -> str:
+        v = summary.get(key)
+        return "n/a" if v is None or not np.isfinite(v) else fmt.format(v)
+
+    cards = [
+        ("Peak reduction", value("peak_reduction_pct", "{:.1f} %"), "vs raw load"),
+        ("Cooperative gain", value("cooperative_gain", "{:.2f}"), "currency over the run"),
+        ("Gini of energy burden", f"{value('gini_burden_standalone', '{:.3f}')} \u2192 "
+                                  f"{value('gini_burden_community', '{:.3f}')}", "stand-alone \u2192 community"),
+        ("Self-sufficiency", value("self_sufficiency_pct", "{:.1f} %"), "community level"),
+        ("Worst-off saving", value("min_relative_saving_pct", "{:.1f} %"), "relative to stand-alone"),
+    ]
+    if "explain_r2_heldout" in summary:
+        cards.append(("Explanation fidelity", value("explain_r2_heldout", "R\u00b2 {:.2f}"), "held-out days"))
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{html.escape(v)}</div>'
+        f'<div class="k">{html.escape(note)}</div></div>' for k, v, note in cards) + "</div>"
+
+
+def render_html(data: ReportData, markdown: str, directory: Path) -> str:
+    """The self-contained HTML page of a report."""
+    body, headings = markdown_to_html(markdown, directory)
+    toc, depth = ["<ul>"], 2
+    for level, slug, text in headings:
+        if level > 3:
             continue
-        flush_table()
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            text = html.escape(line.lstrip("#").strip())
-            anchor = text.lower().replace(" ", "-").replace(":", "")
-            body.append(f'<h{level} id="{anchor}">{text}</h{level}>')
-        elif line.startswith("!["):
-            title, name = line[2:].split("](")
-            data = base64.b64encode((directory / name.rstrip(")")).read_bytes()).decode()
-            body.append(f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{html.escape(title)}</figcaption></figure>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line).replace('`', '')}</p>")
-    flush_table()
-    style = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;text-align:right}th{background:#f3f3f3}img{max-width:100%}"
-             "figcaption{font-size:12px;color:#666}")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>p2psim report</title>"
-            f"<style>{style}</style></head><body>" + "\n".join(body) + "</body></html>")
+        if level > depth:
+            toc.append("<ul>")
+        elif level < depth:
+            toc.append("</ul></li>")
+        toc.append(f'<li><a href="#{slug}">{_inline(text)}</a>' + ("</li>" if level == 3 else ""))
+        depth = level
+    toc.append("</ul></li></ul>" if depth == 3 else "</ul>")
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in data.timings_s.items() if isinstance(v, int | float))
+    subtitle = (f"market {data.market} \u00b7 seed {data.seed} \u00b7 {data.days} day(s) from {data.start} \u00b7 "
+                f"{len(data.participants)} participants \u00b7 {data.interval_minutes}-minute intervals")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>p2psim report: {html.escape(data.name)}</title><style>{STYLE}</style></head><body>"
+        f"<header><h1>p2psim report: {html.escape(data.name)}</h1><p>{html.escape(subtitle)}</p></header>"
+        f'<div class="layout"><nav class="toc" id="toc"><strong>Contents</strong>{"".join(toc)}</nav><main>'
+        f"{_cards(data.equity_summary())}{body}</main></div>"
+        f"<footer>Data: {html.escape(data.source)}. Timings: {html.escape(timings or 'n/a')}.</footer>"
+        "</body></html>"
+    )
+
+
+def _write(data: ReportData, directory: Path) -> None:
+    figures = [
+        ("Community load vs grid import", plots.community_profile(data.dispatch, directory / "profile.png").name),
+        ("Battery state of charge",
+         plots.battery_state(data.dispatch, data.participants, directory / "battery.png").name),
+        ("Bills by class", plots.bills_by_class(data.participants, directory / "bills_by_class.png").name),
+        ("Benefit distribution", plots.benefit_distribution(data.participants, directory / "benefits.png").name),
+    ]
+    save_sections(directory, data.sections)
+    (directory / "report.md").write_text(_markdown(data, figures))
+    page = render_html(data, _markdown(data, figures, timings=True), directory)
+    (directory / "report.html").write_text(page)
 
 
 def write_report(result, directory: Path) -> None:
-    """Write the figures, ``report.md`` and ``report.html`` into ``directory``."""
-    figures = [
-        ("Community load vs grid import", plots.community_profile(result.dispatch, directory / "profile.png").name),
-        ("Battery state of charge",
-         plots.battery_state(result.dispatch, result.participants, directory / "battery.png").name),
-        ("Bills by class", plots.bills_by_class(result.participants, directory / "bills_by_class.png").name),
-        ("Benefit distribution", plots.benefit_distribution(result.participants, directory / "benefits.png").name),
-    ]
-    markdown = _markdown(result, figures)
-    (directory / "report.md").write_text(markdown)
-    (directory / "report.html").write_text(_inline_images(markdown, directory))
+    """Write the figures, ``report.md``, ``report.html`` and ``report_sections.json`` into ``directory``."""
+    _write(ReportData.from_result(result), Path(directory))
+
+
+def rewrite_report(directory: Path, sections: list[tuple[str, str, list[Path]]] | None = None) -> None:
+    """Rebuild both reports from the files of a run directory (optionally with new stage sections)."""
+    data = ReportData.from_directory(Path(directory))
+    if sections is not None:
+        data.sections = list(sections)
+    _write(data, Path(directory))
+
+
+def save_sections(directory: Path, sections: list[tuple[str, str, list[Path]]]) -> None:
+    """Keep the stage sections next to the report, so it can be rebuilt from the directory."""
+    rows = [{"title": t, "markdown": m, "images": [Path(p).name for p in images]} for t, m, images in sections]
+    (Path(directory) / SECTIONS_FILE).write_text(json.dumps(rows, indent=1))
+
+
+def load_sections(directory: Path) -> list[tuple[str, str, list[Path]]]:
+    """The stage sections kept by :func:`save_sections` (none for a run written without them)."""
+    path = Path(directory) / SECTIONS_FILE
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    return [(r["title"], r["markdown"], [Path(directory) / n for n in r["images"]]) for r in rows]

@@ -94,8 +94,12 @@ def run(
     study = replace(study, market=resolve_market_name(study.market))
     scenario = build_scenario(study, community_stream(study.seed))
     timings["build_scenario_s"] = time.perf_counter() - start
+    from p2psim.coordinator import coordinator_hooks
+
+    coordinator, note = coordinator_hooks(study)
     model = CommunityModel(
-        scenario, make_market(study.market), seed=study.seed, options=run_options(study), day_hooks=day_hooks
+        scenario, make_market(study.market), seed=study.seed, options=run_options(study),
+        day_hooks=(*coordinator, *day_hooks),
     )
     tick = time.perf_counter()
     model.run(progress)
@@ -126,6 +130,7 @@ def run(
         records,
         model.day_results,
         timings,
+        extras={"coordinator_note": note} if note else {},
     )
 
 

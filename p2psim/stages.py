@@ -17,7 +17,13 @@ def _allocation(result):
     return allocation_stage(result)
 
 
-STAGES: list[Callable] = [_allocation]
+def _coordinator(result):
+    from p2psim.coordinator import coordinator_stage
+
+    return coordinator_stage(result)
+
+
+STAGES: list[Callable] = [_allocation, _coordinator]
 
 
 def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:

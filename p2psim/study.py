@@ -166,7 +166,10 @@ def _replace_path(obj: Any, parts: list[str], text: str, dotted: str) -> Any:
     if name not in names:
         raise StudyError(str(unknown_name(f"field in {type(obj).__name__} (--set {dotted})", name, names)))
     current = getattr(obj, name)
-    if len(parts) == 1:
+    optional = "None" in str(next(f.type for f in dataclasses.fields(obj) if f.name == name))
+    if len(parts) == 1 and optional and text in ("None", "none"):
+        value = None
+    elif len(parts) == 1:
         value = _convert(text, current, dotted)
     else:
         value = _replace_path(current, parts[1:], text, dotted)

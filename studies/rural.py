@@ -14,6 +14,10 @@ Tariffs (illustrative German-style retail, 2024 levels): import 0.24 EUR/kWh at 
 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08 EUR/kWh (EEG small rooftop rate);
 P2P network fee 0.02 EUR/kWh (reduced local grid charge); demand charge 0.30 EUR per kW of the
 community's daily peak (about 110 EUR/kW a year).
+
+Market: eqwm_v1 with equal class weights on the first day; from then on the shipped equity
+coordinator (``p2psim/assets/policies/rural``, PPO) sets each next day's class weights from the
+settled day (disable with ``--set coordinator_policy=None``).
 """
 
 from p2psim import Study
@@ -30,9 +34,10 @@ STUDY = Study(
         p2p_fee_per_kwh=0.02,
         peak_price_per_kw=0.30,
     ),
-    market="mid_market_rate_v1",
+    market="eqwm_v1",
     days=7,
     start_day=152,
     interval_minutes=60,
     class_weights=(("low", 1.0), ("middle", 1.0), ("high", 1.0)),
+    coordinator_policy="rural",
 )

@@ -1,0 +1,289 @@
+"""The six scenarios under every market: the results table, and how the sweep scales with workers.
+
+    .venv/bin/python benchmarks/scenarios.py                 # 6 scenarios x 3-4 markets x seeds 0,1,2, 7 days
+    .venv/bin/python benchmarks/scenarios.py --reduced       # seed 0, 2 days (a quick look)
+    .venv/bin/python benchmarks/scenarios.py --seeds 0 --days 7 --scaling-days 2
+
+Runs ``p2psim.sweep`` (local process pool, resumable in ``--sweep-dir``) over the studies rural,
+semiurban, urban, winter, ev_evening and mixed_income under grid_only_v1, mid_market_rate_v1 and
+eqwm_v1 with the studies' equal class weights, plus eqwm_v1 driven by the trained equity coordinator
+where :mod:`p2psim.rl.policy` and a policy for the scenario exist (otherwise that column says
+"n/a: coordinator not available"). For each scenario and market it reports the mean (and the
+spread over seeds) of: peak demand reduction, cooperative gain per day, self-sufficiency, solar
+utilisation, the Gini of normalised benefit on the first and on the last day of the episode, the
+worst-off class's saving and the solve times. The seed paper's headline figures sit in a context
+column. Every other figure in the table comes from the runs of this command.
+
+Scaling: the same sub-grid (every scenario under eqwm_v1, two seeds, ``--scaling-days`` days) run
+from scratch with 1 and with 2 workers, side by side (order 1, 2, 2, 1; the faster of each pair is
+kept); the speed-up and whether all four runs gave identical rows are reported.
+
+Writes benchmarks/results/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = ("rural", "semiurban", "urban", "winter", "ev_evening", "mixed_income")
+MARKETS = ("grid_only_v1", "mid_market_rate_v1", "eqwm_v1")
+COORDINATOR = "eqwm_v1 + coordinator"
+NOT_AVAILABLE = "n/a: coordinator not available"
+SPEEDUP_TARGET = 1.7
+TIME_TARGET_S = 30 * 60
+PAPER = {
+    "peak_reduction_pct": "up to 72.6 %",
+    "gini_benefit_first_day": "Gini falls over time",
+    "gini_benefit_last_day": "Gini falls over time",
+}
+"""The seed paper's headline figures, shown for context only (not produced by this command)."""
+METRICS = (
+    ("peak_reduction_pct", "peak demand reduction vs raw load peak (%)", 1),
+    ("peak_reduction_vs_standalone_pct", "peak reduction vs stand-alone homes (%)", 1),
+    ("cooperative_gain_per_day", "cooperative gain per day (EUR)", 2),
+    ("self_sufficiency_pct", "self-sufficiency (%)", 1),
+    ("solar_utilisation_pct", "solar utilisation (%)", 1),
+    ("gini_benefit_first_day", "Gini of normalised benefit, first day", 3),
+    ("gini_benefit_last_day", "Gini of normalised benefit, last day", 3),
+    ("worst_class_saving_pct", "worst-off class's saving (%)", 1),
+    ("solve_time_s", "solver time per run (s)", 2),
+    ("time_solve_max_s", "slowest single clearing (s)", 3),
+    ("time_simulate_s", "simulation wall time per run (s)", 1),
+)
+
+
+def study_path(name: str) -> Path:
+    return REPO / "studies" / f"{name}.py"
+
+
+def coordinator_policy(name: str) -> tuple[str | None, str]:
+    """(policy directory, reason) for the scenario's trained coordinator, if one is available."""
+    if importlib.util.find_spec("p2psim.rl.policy") is None:
+        return None, "p2psim.rl.policy is not available"
+    from p2psim.rl.policy import SHIPPED
+    from p2psim.study import load_study
+
+    study = load_study(study_path(name))
+    candidates = []
+    if study.coordinator_policy:
+        candidates.append(study_path(name).parent / study.coordinator_policy)
+    candidates.append(SHIPPED / name)
+    for candidate in candidates:
+        if (candidate / "model.zip").is_file():
+            return str(candidate.resolve()), ""
+    return None, f"no trained policy for {name} (looked in {[str(c) for c in candidates]})"
+
+
+def cell(values: pd.Series, digits: int) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def main_sweep(args, policies: dict[str, str | None]) -> pd.DataFrame:
+    from p2psim.sweep import sweep
+
+    studies = [study_path(name) for name in args.scenarios]
+    settings = [("market", list(MARKETS)), ("days", [str(args.days)])]
+    rows, stats = sweep(studies, settings, args.seeds, out=args.sweep_dir, backend="local", workers=args.workers)
+    print(f"main sweep: {stats}", file=sys.stderr)
+    frames = [pd.DataFrame(rows).assign(variant=lambda d: d.market)]
+    with_policy = [name for name in args.scenarios if policies.get(name)]
+    for name in with_policy:
+        settings = [("market", ["eqwm_v1"]), ("days", [str(args.days)]), ("coordinator_policy", [policies[name]])]
+        rows, stats = sweep([study_path(name)], settings, args.seeds, out=args.sweep_dir, backend="local",
+                            workers=args.workers)
+        print(f"coordinator sweep {name}: {stats}", file=sys.stderr)
+        frames.append(pd.DataFrame(rows).assign(variant=COORDINATOR))
+    return pd.concat(frames, ignore_index=True)
+
+
+def scaling(args) -> dict:
+    """The same sub-grid from scratch with 1 and with 2 workers; wall times and row identity.
+
+    Order 1, 2, 2, 1 workers (so a drift in the machine's load hits both alike); each setting
+    keeps its faster run. The studies are loaded once in this process first (the parent checks
+    every study before a sweep starts), so both settings start equally warm.
+    """
+    from p2psim.sweep import build_grid, deterministic_columns, sweep, validate_grid
+
+    studies = [study_path(name) for name in args.scenarios]
+    settings = [("market", ["eqwm_v1"]), ("days", [str(args.scaling_days)])]
+    seeds = [0, 1]
+    validate_grid(build_grid(studies, settings, seeds))
+    out: dict = {"runs": len(studies) * len(seeds), "days": args.scaling_days, "load_before": os.getloadavg(),
+                 "walls": {1: [], 2: []}}
+    tables = {}
+    for workers in (1, 2, 2, 1):
+        folder = Path(tempfile.mkdtemp(prefix=f"scaling-{workers}w-"))
+        try:
+            start = time.perf_counter()
+            rows, stats = sweep(studies, settings, seeds, out=folder, backend="local", workers=workers)
+            out["walls"][workers].append(time.perf_counter() - start)
+            out[f"failed_{workers}"] = out.get(f"failed_{workers}", 0) + stats["failed"]
+            frame = pd.DataFrame(rows)
+            table = frame[deterministic_columns(frame.columns)]
+            out["identical"] = out.get("identical", True) and all(t.equals(table) for t in tables.values())
+            tables[workers] = table
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    out["load_after"] = os.getloadavg()
+    out["wall_1_s"], out["wall_2_s"] = min(out["walls"][1]), min(out["walls"][2])
+    out["speedup"] = out["wall_1_s"] / out["wall_2_s"]
+    return out
+
+
+def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons: dict[str, str],
+             scale: dict | None, elapsed: float, load: tuple) -> str:
+    from p2psim.runner import versions
+    from p2psim.study import load_study
+
+    v = versions()
+    variants = [*MARKETS, COORDINATOR]
+    lines = [
+        "# The six scenarios under every market",
+        "",
+        f"Generated by `python benchmarks/scenarios.py {' '.join(sys.argv[1:])}` on "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {platform.platform()}, "
+        f"{os.cpu_count()} CPUs, Python {v['python']}, p2psim {v['p2psim']}, highspy {v['highspy']}, "
+        f"simbench {v['simbench']}. Load average at the start: {load[0]:.1f}.",
+        "",
+        f"Grid: {len(args.scenarios)} scenarios x markets x seeds {list(args.seeds)}, {args.days} day(s) each, "
+        f"hourly intervals, local process pool with {args.workers} worker(s). Cells: mean ± standard deviation "
+        "over seeds. Markets: `grid_only_v1` (every home alone: the counterfactual, so its cooperative gain is 0 "
+        "by definition), `mid_market_rate_v1` (pool at the mid-market price), `eqwm_v1` with the studies' equal "
+        "class weights, and `eqwm_v1` driven by the trained equity coordinator where one exists.",
+        "",
+        "Definitions (p2psim.metrics): peak reduction = 1 - community peak grid import / peak of the summed raw "
+        "loads; self-sufficiency = (consumption - grid import) / consumption; solar utilisation = (PV - curtailed - "
+        "exported) / PV, where exports include imbalance exports caused by forecast errors; Gini of the normalised "
+        "benefit b_i / max(|B_i|, 1 EUR) over the households of one day (community class excluded); worst-off "
+        "class = the class with the lowest mean relative saving over the run.",
+        "",
+        "The last column quotes the seed paper's headline figures for context: they are not produced here.",
+        "",
+        f"Whole benchmark: {elapsed / 60:.1f} min (target < {TIME_TARGET_S / 60:.0f} min on 2 cores).",
+        "",
+    ]
+    for name in args.scenarios:
+        study = load_study(study_path(name))
+        first = study.description.strip().splitlines()[0]
+        rows = table[table.study == name]
+        lines += [f"## {name}", "", first, ""]
+        counts = {variant: int((rows.variant == variant).sum()) for variant in variants}
+        header = ["metric", *variants, "seed paper"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for column, label, digits in METRICS:
+            cells = [label]
+            for variant in variants:
+                part = rows[(rows.variant == variant) & (rows.status == "ok")]
+                if variant == COORDINATOR and not policies.get(name):
+                    cells.append(NOT_AVAILABLE)
+                elif part.empty:
+                    failed = rows[(rows.variant == variant) & (rows.status != "ok")]
+                    cells.append(f"failed: {failed.error.iloc[0][:80]}" if len(failed) else "n/a")
+                elif column == "worst_class_saving_pct":
+                    savings = part.filter(like="saving_pct.").dropna(axis=1, how="all").to_numpy()
+                    tie = bool(abs(savings - savings[:, :1]).max() < 1e-9) if savings.size else True
+                    worst = "all classes equal" if tie else part.worst_class.mode().iloc[0]
+                    cells.append(f"{cell(part[column], digits)} ({worst})")
+                else:
+                    cells.append(cell(part[column], digits) if column in part else "n/a")
+            cells.append(PAPER.get(column, ""))
+            lines.append("| " + " | ".join(cells) + " |")
+        if not policies.get(name):
+            lines += ["", f"Coordinator: {NOT_AVAILABLE} ({reasons.get(name, '')})."]
+        lines += ["", f"Runs per column: {counts}.", ""]
+    lines += ["## Gini over the episode", "",
+              "Gini of normalised benefit on the first and the last day (mean over seeds), per market:", "",
+              "| scenario | market | first day | last day | change |", "|---|---|---|---|---|"]
+    for name in args.scenarios:
+        for variant in variants:
+            part = table[(table.study == name) & (table.variant == variant) & (table.status == "ok")]
+            if part.empty:
+                continue
+            a, b = part.gini_benefit_first_day.mean(), part.gini_benefit_last_day.mean()
+            lines.append(f"| {name} | {variant} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
+    lines += [""]
+    if scale is not None:
+        lines += [
+            "## Sweep scaling (1 vs 2 workers, measured side by side)", "",
+            f"The same {scale['runs']} runs (every scenario under eqwm_v1, seeds 0 and 1, {scale['days']} day(s)), "
+            "each time from an empty sweep directory (worker start-up, imports and study loading included), "
+            "in the order 1, 2, 2, 1 workers; each setting keeps its faster run:", "",
+            "| workers | wall time (s), kept | all runs (s) |", "|---|---|---|",
+            f"| 1 | {scale['wall_1_s']:.1f} | {', '.join(f'{w:.1f}' for w in scale['walls'][1])} |",
+            f"| 2 | {scale['wall_2_s']:.1f} | {', '.join(f'{w:.1f}' for w in scale['walls'][2])} |", "",
+            f"Speed-up with 2 workers: **{scale['speedup']:.2f}x** (target >= {SPEEDUP_TARGET}x: "
+            f"{'met' if scale['speedup'] >= SPEEDUP_TARGET else 'NOT met'}). Rows identical between the two "
+            f"(timings aside): {'yes' if scale['identical'] else 'NO'}. Failed runs: "
+            f"{scale['failed_1']} / {scale['failed_2']}. Load average before / after: "
+            f"{scale['load_before'][0]:.1f} / {scale['load_after'][0]:.1f} (other processes on the machine "
+            "compete for the same cores and lower the speed-up).", "",
+        ]
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the table (default 0,1,2)")
+    parser.add_argument("--days", type=int, default=7, help="days per run (default 7)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    parser.add_argument("--reduced", action="store_true", help="seed 0 and 2 days (overrides --seeds/--days)")
+    parser.add_argument("--scaling-days", type=int, default=None, help="days per run of the scaling test "
+                        "(default: --days)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the 1-vs-2-worker measurement")
+    parser.add_argument("--sweep-dir", default=None, help="resumable sweep folder (default runs/scenarios-<days>d)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scenarios.md"))
+    args = parser.parse_args(argv)
+    from p2psim.sweep import parse_seeds
+
+    if args.reduced:
+        args.seeds, args.days = "0", 2
+    args.seeds = parse_seeds(args.seeds)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in args.scenarios if not study_path(s).is_file()]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; choose from {SCENARIOS}")
+    args.scaling_days = args.scaling_days or args.days
+    args.sweep_dir = Path(args.sweep_dir or REPO / "runs" / f"scenarios-{args.days}d")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    load = os.getloadavg()
+    policies, reasons = {}, {}
+    for name in args.scenarios:
+        policies[name], reasons[name] = coordinator_policy(name)
+    table = main_sweep(args, policies)
+    scale = None if args.no_scaling else scaling(args)
+    elapsed = time.perf_counter() - start
+    text = markdown(args, table, policies, reasons, scale, elapsed, load)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    print(text)
+    print(f"\nwrote {out} in {elapsed:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

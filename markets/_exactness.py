@@ -1,0 +1,174 @@
+"""Exact MILP optimum from the LP relaxation: net out, check complementarity, add binaries where needed.
+
+The day model needs two kinds of binaries for exactness (model.md section 2):
+
+- battery u_it: ch <= max_charge u, dis <= max_discharge (1 - u) (never charge and discharge at once);
+- grid v_it: imp <= U v, exp <= V (1 - v), with U, V the column bounds of
+  :mod:`p2psim.markets._community_lp` (so the big-Ms are exact): never import and export at once.
+
+Simultaneous imp/exp in an interval with import price >= export price, and simultaneous buy/sell
+with a fee >= 0, are removed by *netting* (lower both by their minimum): balances, pool, peak and
+line flows are unchanged and every bill weakly falls, so every objective of EqWM weakly improves
+and v is only needed in intervals where export pays more than import. The LP relaxation is then
+checked; if a battery still charges and discharges (or a participant imports and exports where
+netting is not allowed), binaries are added for exactly those participant-intervals and the model
+is re-solved as a MILP, repeating (at most ``MAX_ROUNDS`` times, then all binaries) until the
+solution is complementary. A relaxation whose solution satisfies every left-out binary constraint is
+optimal for the full MILP, so the result is exact (within the MIP gap).
+
+Reselling (importing while selling to the pool, buying from the pool while exporting) needs no
+binary: the community model meters the pool gross (pool sales come out of the participant's own
+PV and discharge, pool purchases go into its own load and charging), a linear constraint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+from p2psim.markets._community_lp import DayModel
+from p2psim.markets._lp import LinearProgram, LPResult, solve
+from p2psim.markets.base import SolverOptions
+
+TOLERANCE_KW = 1e-6
+MAX_ROUNDS = 4
+
+
+def net_out(model: DayModel, x: np.ndarray) -> np.ndarray:
+    """Return ``x`` with imp/exp netted where import price >= export price and buy/sell where fee >= 0."""
+    x = x.copy()
+    book = model.book
+    pairs = [("imp", "exp", book.import_price_per_kwh >= book.export_price_per_kwh)]
+    if not model.standalone:
+        pairs.append(("buy", "sell", book.p2p_fee_per_kwh >= 0))
+    for a, b, allowed in pairs:
+        ia, ib = model.index(a), model.index(b)
+        common = np.minimum(x[ia], x[ib]) * allowed[None, :]
+        common = np.clip(common, 0, None)
+        x[ia] -= common
+        x[ib] -= common
+    return x
+
+
+def violations(model: DayModel, x: np.ndarray, tol: float = TOLERANCE_KW) -> tuple[np.ndarray, np.ndarray]:
+    """Masks (n x T) of battery (ch and dis > tol) and grid (imp and exp > tol) complementarity breaks."""
+    battery = (model.values(x, "ch") > tol) & (model.values(x, "dis") > tol)
+    grid = (model.values(x, "imp") > tol) & (model.values(x, "exp") > tol)
+    return battery, grid
+
+
+def eligible(model: DayModel) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of participant-intervals where a battery or grid binary can matter at all."""
+    lp = model.lp
+    battery = np.zeros(model.book.load_kw.shape, dtype=bool)
+    battery[model.owners["ch"]] = True
+    grid = (lp.col_upper[model.index("imp")] > 0) & (lp.col_upper[model.index("exp")] > 0)
+    return battery, grid
+
+
+def add_binaries(model: DayModel, battery: np.ndarray, grid: np.ndarray) -> LinearProgram:
+    """Return the model's program with binaries (and their big-M rows) for the masked cells."""
+    lp = model.lp
+    horizon = model.book.n_intervals
+    owners = model.owners["ch"]
+    pos = np.full(model.book.n_participants, -1)
+    pos[owners] = np.arange(len(owners))
+    cells_i, cells_t = np.nonzero(battery)
+    j = pos[cells_i]
+    ch = model.offset["ch"] + j * horizon + cells_t
+    dis = model.offset["dis"] + j * horizon + cells_t
+    di, dt_ = np.nonzero(grid)
+    imp = model.offset["imp"] + di * horizon + dt_
+    exp = model.offset["exp"] + di * horizon + dt_
+    n_u, n_y = len(ch), len(imp)
+    if n_u + n_y == 0:
+        return lp
+    u_max, d_max = lp.col_upper[ch], lp.col_upper[dis]
+    big_u, big_v = lp.col_upper[imp], lp.col_upper[exp]
+    k = n_u + n_y
+    out = lp.with_columns(c=np.zeros(k), lower=np.zeros(k), upper=np.ones(k), integer=True,
+                          prefix="binary", shape=(k,))
+    u = lp.n_cols + np.arange(n_u)
+    y = lp.n_cols + n_u + np.arange(n_y)
+    r_ch, r_dis = np.arange(n_u), n_u + np.arange(n_u)
+    r_imp, r_exp = 2 * n_u + np.arange(n_y), 2 * n_u + n_y + np.arange(n_y)
+    one_u, one_y = np.ones(n_u), np.ones(n_y)
+    triplets = [  # ch - max_ch u <= 0; dis + max_dis u <= max_dis; imp - U v <= 0; exp + V v <= V
+        (r_ch, ch, one_u), (r_ch, u, -u_max), (r_dis, dis, one_u), (r_dis, u, d_max),
+        (r_imp, imp, one_y), (r_imp, y, -big_u), (r_exp, exp, one_y), (r_exp, y, big_v),
+    ]
+    rows, cols, vals = (np.concatenate(part) for part in zip(*triplets, strict=True))
+    m = 2 * (n_u + n_y)
+    coef = sp.csr_matrix((vals, (rows, cols)), shape=(m, out.n_cols))
+    upper = np.concatenate([np.zeros(n_u), d_max, np.zeros(n_y), big_v])
+    return out.with_rows(coef=coef, lower=np.full(m, -np.inf), upper=upper, prefix="binary_link", shape=(m,))
+
+
+def solve_exact(model: DayModel, lp: LinearProgram, options: SolverOptions, mode: str, *, label: str,
+                algorithm: str = "auto") -> tuple[LPResult, np.ndarray | None, str, list]:
+    """Solve ``lp`` (``model``'s program, possibly with another objective or extra rows) exactly.
+
+    Args:
+        model: The day model whose per-participant blocks ``lp`` starts with.
+        lp: The program to solve (its first columns and rows are ``model.lp``'s).
+        options: Solver options.
+        mode: ``auto`` (LP first, binaries where needed), ``always`` (full MILP), ``never`` (LP only).
+        label: What is solved, for messages.
+        algorithm: HiGHS algorithm for the continuous solves.
+
+    Returns:
+        (last result, netted solution restricted to ``lp``'s columns or None, path, solver records).
+    """
+    records = []
+    base = model.lp
+    if mode == "always":
+        battery, grid = eligible(model)
+        result = solve(_with_extra(lp, add_binaries(model, battery, grid), base), options,
+                       build_time_s=model.build_time_s, path="milp", label=label)
+        records.append(result.record)
+        x = net_out(model, result.x[: lp.n_cols]) if result.has_solution else None
+        return result, x, "milp", records
+    result = solve(lp, options, build_time_s=model.build_time_s, path="lp", label=label, algorithm=algorithm)
+    records.append(result.record)
+    if not result.has_solution:
+        return result, None, "lp", records
+    x = net_out(model, result.x)
+    battery, grid = violations(model, x)
+    if mode == "never" or not (battery.any() or grid.any()):
+        if battery.any() or grid.any():
+            breaks = int(battery.sum() + grid.sum())
+            records[-1] = replace(records[-1], note=f"{breaks} complementarity breaks kept (use_binaries=never)")
+        return result, x, "lp", records
+    for round_ in range(MAX_ROUNDS + 1):
+        if round_ == MAX_ROUNDS:
+            battery, grid = eligible(model)
+        program = _with_extra(lp, add_binaries(model, battery, grid), base)
+        result = solve(program, options, path="lp+binaries", label=label)
+        records.append(result.record)
+        if not result.has_solution:
+            return result, None, "lp+binaries", records
+        x = net_out(model, result.x[: lp.n_cols])
+        more_b, more_g = violations(model, x)
+        if not (more_b.any() or more_g.any()):
+            return result, x, "lp+binaries", records
+        battery, grid = battery | more_b, grid | more_g
+    return result, x, "lp+binaries", records  # pragma: no cover - the last round has every binary
+
+
+def _with_extra(lp: LinearProgram, with_bin: LinearProgram, base: LinearProgram) -> LinearProgram:
+    """Combine ``lp`` (base + extra columns/rows, e.g. z) with the binaries added to ``base``."""
+    if lp is base:
+        return with_bin
+    extra_cols = lp.n_cols - base.n_cols
+    n_bin = with_bin.n_cols - base.n_cols
+    if n_bin == 0:
+        return lp
+    out = lp.with_columns(c=np.zeros(n_bin), lower=np.zeros(n_bin), upper=np.ones(n_bin), integer=True,
+                          prefix="binary", shape=(n_bin,))
+    links = with_bin.A[base.n_rows:]
+    links = sp.hstack([links[:, : base.n_cols], sp.csr_matrix((links.shape[0], extra_cols)),
+                       links[:, base.n_cols:]], format="csr")
+    m = links.shape[0]
+    return out.with_rows(coef=links, lower=with_bin.row_lower[base.n_rows:], upper=with_bin.row_upper[base.n_rows:],
+                         prefix="binary_link", shape=(m,))

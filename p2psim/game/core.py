@@ -1,0 +1,210 @@
+"""Core, least core and core-excess checks of a savings game.
+
+For an allocation ``x`` the *excess* of a coalition ``S`` is ``e(S, x) = v(S) - x(S)``: positive
+means ``S`` would gain ``e`` by leaving and cooperating on its own. The *core* is
+``{x : x(N) = v(N), e(S, x) <= 0 for all S}``; the *least core* is the set of efficient ``x``
+minimising ``eps = max_{∅ ≠ S ⊊ N} e(S, x)``. The core is non-empty iff ``eps <= 0``.
+The nucleolus lives in :mod:`p2psim.game.nucleolus`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from p2psim.errors import GameError
+from p2psim.game._bits import subset_sums
+from p2psim.game._lp import coalition_rows, solve_lp
+from p2psim.game._validate import make_rng, validate_budget, validate_method
+from p2psim.game.allocation import Allocation
+from p2psim.game.cached import CachedGame, ValueFunction
+
+#: Largest player count for exact (enumerating) core computations.
+MAX_CORE_PLAYERS = 16
+
+
+def core_tolerance(values: np.ndarray | float) -> float:
+    """Absolute tolerance for excess / core-emptiness tests: ``1e-8 * max(1, max |v|)``."""
+    return 1e-8 * max(1.0, float(np.max(np.abs(values))))
+
+
+def proper_masks(n: int) -> np.ndarray:
+    """Return the masks of all proper non-empty coalitions, ``1 .. 2**n - 2``."""
+    return np.arange(1, (1 << n) - 1, dtype=np.uint64)
+
+
+def enumerate_values(game: CachedGame, what: str) -> np.ndarray:
+    """Return ``v`` at all coalitions, refusing ``n > MAX_CORE_PLAYERS``."""
+    if game.n > MAX_CORE_PLAYERS:
+        raise GameError(
+            f"{what} enumerates all 2^n coalitions; n={game.n} exceeds {MAX_CORE_PLAYERS}"
+        )
+    return game.all_values(what)
+
+
+def least_core_lp(n: int, masks: np.ndarray, v_masks: np.ndarray, grand: float):
+    """Solve ``min eps`` s.t. ``x(S) >= v(S) - eps`` for ``masks`` and ``x(N) = v(N)``.
+
+    Returns:
+        ``(x, eps)``.
+    """
+    a_ub = coalition_rows(masks, n, extra_cols=1, extra_value=1.0)
+    a_eq = sp.csr_matrix(np.append(np.ones(n), 0.0)[None, :])
+    c = np.append(np.zeros(n), 1.0)
+    res = solve_lp(
+        c, a_ub, -v_masks, a_eq, np.array([grand]), [(None, None)] * (n + 1), "least core"
+    )
+    if res is None:  # cannot happen: eps is free
+        raise GameError("least core LP is infeasible")
+    return res.x[:n], float(res.x[n])
+
+
+def least_core(players: Sequence[str], value: ValueFunction | CachedGame) -> Allocation:
+    """Return a point of the least core and its ``epsilon``.
+
+    Solves ``min eps`` s.t. ``x(S) >= v(S) - eps`` for every proper non-empty ``S`` and
+    ``x(N) = v(N)`` over all ``2**n - 2`` coalitions (``n <= 16``). The least core may be a
+    set; the LP returns one of its vertices (use :func:`~p2psim.game.nucleolus.nucleolus` for a
+    canonical point).
+
+    Args:
+        players: Unique player names.
+        value: Characteristic function with ``v(∅) = 0`` (or a shared :class:`CachedGame`).
+
+    Returns:
+        An :class:`Allocation` (``method="least_core"``) with ``meta["epsilon"]`` and
+        ``meta["core_empty"]`` (``epsilon > tolerance``). With one player there is no proper
+        coalition; by convention ``epsilon = 0``.
+    """
+    game, calls0 = CachedGame.open(players, value)
+    values = enumerate_values(game, "least core")
+    n = game.n
+    if n == 1:
+        x, eps = np.array([values[1]]), 0.0
+    else:
+        masks = proper_masks(n)
+        x, eps = least_core_lp(n, masks, values[masks.astype(np.int64)], float(values[-1]))
+    return Allocation.from_array(
+        game.players,
+        x,
+        method="least_core",
+        exact=True,
+        n_value_calls=game.n_value_calls - calls0,
+        meta={"epsilon": eps, "core_empty": eps > core_tolerance(values)},
+    )
+
+
+@dataclass(frozen=True)
+class CoreExcess:
+    """Largest excess ``max_S v(S) - x(S)`` over proper coalitions, found by a check.
+
+    Attributes:
+        max_excess: Largest excess found (``-inf`` if nothing was checked). Positive: the
+            ``worst_coalition`` would gain that much by leaving; ``<= 0``: no blocking found.
+        worst_coalition: A coalition attaining ``max_excess`` (``None`` if nothing checked).
+        n_violated: Number of checked coalitions with excess above the tolerance.
+        n_checked: Number of distinct proper coalitions checked.
+        exact: ``True`` if every proper coalition was checked.
+        n_value_calls: Value calls the check cost.
+        note: For sampled checks: ``max_excess`` is only a lower bound on the true maximum.
+    """
+
+    max_excess: float
+    worst_coalition: frozenset[str] | None
+    n_violated: int
+    n_checked: int
+    exact: bool
+    n_value_calls: int
+    note: str = ""
+
+    @property
+    def in_core(self) -> bool | None:
+        """``True``/``False`` for exact checks; ``False`` or ``None`` (unknown) when sampled."""
+        if self.n_violated:
+            return False
+        return True if self.exact else None
+
+
+def allocation_vector(players: Sequence[str], allocation: Mapping[str, float]) -> np.ndarray:
+    """Return ``allocation`` as a vector in ``players`` order, checking the player sets agree."""
+    extra = sorted(set(allocation) - set(players))
+    missing = [p for p in players if p not in allocation]
+    if extra or missing:
+        raise GameError(
+            f"allocation players differ from the game: missing {missing}, extra {extra}"
+        )
+    x = np.array([float(allocation[p]) for p in players])
+    if not np.all(np.isfinite(x)):
+        raise GameError("allocation amounts must be finite")
+    return x
+
+
+def max_core_excess(
+    players: Sequence[str],
+    value: ValueFunction | CachedGame,
+    allocation: Mapping[str, float],
+    method: str = "exact",
+    budget: int | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> CoreExcess:
+    """Find the coalition that gains most by leaving the allocation ``x``.
+
+    Args:
+        players: Unique player names.
+        value: Characteristic function (or a shared :class:`CachedGame`).
+        allocation: Amount per player (e.g. an :class:`Allocation`).
+        method: ``"exact"`` checks all ``2**n - 2`` proper coalitions (``n <= 24``);
+            ``"sampled"`` checks random coalitions (size uniform on ``1..n-1``, then members
+            uniform) until ``budget`` value calls are spent — the result is a lower bound.
+        budget: Value calls for ``"sampled"`` (required).
+        seed: Seed or generator for ``"sampled"``.
+
+    Returns:
+        A :class:`CoreExcess`.
+    """
+    validate_method(method, ("exact", "sampled"), "max_core_excess")
+    game, calls0 = CachedGame.open(players, value)
+    x = allocation_vector(game.players, allocation)
+    n = game.n
+    if n == 1:
+        return CoreExcess(float("-inf"), None, 0, 0, True, game.n_value_calls - calls0)
+    if method == "exact":
+        values = game.all_values("exact core check")
+        excess = (values - subset_sums(x))[1:-1]
+        k = int(np.argmax(excess))
+        tol = core_tolerance(values)
+        return CoreExcess(
+            float(excess[k]),
+            game.members(k + 1),
+            int(np.sum(excess > tol)),
+            excess.size,
+            True,
+            game.n_value_calls - calls0,
+        )
+    budget = validate_budget(budget, 1, "sampled max_core_excess")
+    rng = make_rng(seed)
+    limit, checked, seen_values = calls0 + budget, {}, [0.0]
+    for _ in range(50 * budget):
+        if game.n_value_calls >= limit or len(checked) == (1 << n) - 2:
+            break
+        members = rng.choice(n, size=int(rng.integers(1, n)), replace=False)
+        mask = sum(1 << int(k) for k in members)
+        if mask not in checked:
+            seen_values.append(game.value_of_mask(mask))
+            checked[mask] = seen_values[-1] - float(x[members].sum())
+    masks, excess = list(checked), np.array(list(checked.values()))
+    k = int(np.argmax(excess))
+    tol = core_tolerance(np.concatenate([x, seen_values]))
+    complete = len(masks) == (1 << n) - 2
+    return CoreExcess(
+        float(excess[k]),
+        game.members(masks[k]),
+        int(np.sum(excess > tol)),
+        len(masks),
+        complete,
+        game.n_value_calls - calls0,
+        note="" if complete else "sampled: max_excess is a lower bound on the true maximum",
+    )

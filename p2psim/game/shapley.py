@@ -1,0 +1,104 @@
+"""The Shapley value of a savings game, exact (enumeration) or sampled (with standard errors).
+
+For a game ``(N, v)`` with ``n = |N|`` players the Shapley value is
+
+    phi_i = sum_{S ⊆ N ∖ {i}} |S|! (n - |S| - 1)! / n! * (v(S ∪ {i}) - v(S)).
+
+It is the unique allocation that is efficient (``sum_i phi_i = v(N)``), symmetric, gives null
+players zero and is additive in ``v``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import comb
+
+import numpy as np
+
+from p2psim.game._bits import all_masks, popcount, with_player, without_player
+from p2psim.game._validate import make_rng, validate_method
+from p2psim.game.allocation import Allocation
+from p2psim.game.cached import CachedGame, ValueFunction
+from p2psim.game.shapley_sampling import antithetic_shapley, stratified_shapley
+
+_SAMPLERS = {"stratified": stratified_shapley, "antithetic": antithetic_shapley}
+
+
+def shapley_weights(n: int) -> np.ndarray:
+    """Return ``w[s] = s! (n-s-1)! / n! = 1 / (n * C(n-1, s))`` for ``s = 0..n-1``."""
+    return np.array([1.0 / (n * comb(n - 1, s)) for s in range(n)])
+
+
+def exact_shapley_from_values(values: np.ndarray) -> np.ndarray:
+    """Return the Shapley value from ``v`` at all ``2**n`` coalitions (indexed by bitmask).
+
+    Vectorised: ``phi_k = sum_{S ∌ k} w[|S|] (v[S | 2**k] - v[S])`` over mask arrays,
+    ``O(n 2**n)``.
+
+    Args:
+        values: ``v`` indexed by mask; ``values.size`` must be a power of two.
+    """
+    v = np.asarray(values, dtype=float)
+    n = v.size.bit_length() - 1
+    sizes = popcount(all_masks(n))
+    w = np.append(shapley_weights(n), 0.0)[sizes]
+    phi = np.empty(n)
+    for k in range(n):
+        gain = with_player(v, k) - without_player(v, k)
+        phi[k] = float(np.sum(gain * without_player(w, k)))
+    return phi
+
+
+def shapley_value(
+    players: Sequence[str],
+    value: ValueFunction | CachedGame,
+    method: str = "exact",
+    budget: int | None = None,
+    seed: int | np.random.Generator | None = None,
+    *,
+    sampler: str = "stratified",
+) -> Allocation:
+    """Return the Shapley value ``phi`` of the savings game ``(players, value)``.
+
+    Args:
+        players: Unique player names.
+        value: Characteristic function ``v(frozenset) -> float`` with ``v(∅) = 0`` (or a
+            :class:`CachedGame` to share its cache).
+        method: ``"exact"`` enumerates all ``2**n`` coalitions once (``n <= 24``);
+            ``"sampled"`` returns an unbiased Monte-Carlo estimate with standard errors.
+        budget: For ``"sampled"``: the maximum number of value calls (required).
+        seed: Seed or ``numpy.random.Generator`` for ``"sampled"``.
+        sampler: ``"stratified"`` (position-stratified, Neyman-allocated chains; default) or
+            ``"antithetic"`` (random orders paired with their reverses). See
+            :mod:`p2psim.game.shapley_sampling`.
+
+    Returns:
+        An :class:`Allocation` with ``method="shapley"``; for ``"sampled"`` ``exact=False``
+        and ``std_error`` holds the per-player standard errors.
+
+    Raises:
+        GameError: On bad players / values, an unknown method, or a missing or too small budget.
+    """
+    validate_method(method, ("exact", "sampled"), "shapley_value")
+    game, calls0 = CachedGame.open(players, value)
+    if method == "exact":
+        phi = exact_shapley_from_values(game.all_values("exact Shapley"))
+        return Allocation.from_array(
+            game.players,
+            phi,
+            method="shapley",
+            exact=True,
+            n_value_calls=game.n_value_calls - calls0,
+        )
+    validate_method(sampler, tuple(_SAMPLERS), "shapley_value sampler")
+    phi, se, meta = _SAMPLERS[sampler](game, budget, make_rng(seed), calls0)
+    meta = {"sampler": sampler, "budget": budget, **meta}
+    return Allocation.from_array(
+        game.players,
+        phi,
+        method="shapley",
+        exact=False,
+        std_error=se,
+        n_value_calls=game.n_value_calls - calls0,
+        meta=meta,
+    )

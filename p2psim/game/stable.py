@@ -1,0 +1,237 @@
+"""The stable allocation closest to a fair target: projection onto the (least) core.
+
+Given a target ``t`` (by default the Shapley value, or the weighted Shapley value when weights
+are given), return
+
+    x* = argmin_x ||x - t||     s.t.  x(S) >= v(S) - eps  for all proper non-empty S,
+                                      x(N) = v(N),
+
+with ``eps = 0`` when the core is non-empty and ``eps = eps*`` (the least-core value) when it is
+empty, and ``||.||`` the L1 norm (``sum_i |x_i - t_i|``) or the max norm
+(``max_i |x_i - t_i|``), both linear programs. If ``t`` already lies in the core, ``x* = t``.
+
+``method="exact"`` writes all ``2**n - 2`` coalition constraints (``n <= 16``).
+``method="rowgen"`` starts from the singletons and adds, one per LP solve, the most violated
+coalition returned by a *separation oracle* ``separation(x) -> (S, v(S) - x(S)) | None`` (the
+coalition of largest excess, or ``None`` if no excess is positive) until no coalition has an
+excess above ``eps``. An infeasible relaxation proves the core empty; ``eps*`` is then found by
+row generation on the least-core LP. The default oracle is exhaustive search (``n <= 16``);
+large games (e.g. energy communities, where the oracle is a MILP over coalition membership)
+pass their own.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from p2psim.errors import GameError
+from p2psim.game._bits import subset_sums
+from p2psim.game._lp import coalition_rows, solve_lp
+from p2psim.game._validate import validate_method
+from p2psim.game.allocation import Allocation
+from p2psim.game.cached import CachedGame, ValueFunction
+from p2psim.game.core import (
+    MAX_CORE_PLAYERS,
+    allocation_vector,
+    core_tolerance,
+    enumerate_values,
+    least_core_lp,
+    proper_masks,
+)
+from p2psim.game.shapley import shapley_value
+from p2psim.game.weighted import Weights, weighted_shapley_value
+
+Separation = Callable[[np.ndarray], tuple[frozenset[str], float] | None]
+
+
+def exhaustive_separation(game: CachedGame) -> Separation:
+    """Return the default oracle: the proper coalition of largest excess, by enumeration."""
+    if game.n > MAX_CORE_PLAYERS:
+        raise GameError(
+            f"row generation without a separation oracle enumerates 2^n coalitions; n={game.n} "
+            f"exceeds {MAX_CORE_PLAYERS}: pass separation=..."
+        )
+    values = enumerate_values(game, "exhaustive separation")
+
+    def separate(x: np.ndarray) -> tuple[frozenset[str], float] | None:
+        excess = (values - subset_sums(x))[1:-1]
+        k = int(np.argmax(excess))
+        return (game.members(k + 1), float(excess[k])) if excess[k] > 0 else None
+
+    return separate
+
+
+def distance_lp(
+    n: int, target: np.ndarray, masks: np.ndarray, lower: np.ndarray, grand: float, norm: str
+) -> np.ndarray | None:
+    """Closest ``x`` to ``target`` with ``x(S) >= lower(S)`` for ``masks`` and ``x(N) = v(N)``.
+
+    Returns:
+        ``x``, or ``None`` if these constraints are infeasible.
+    """
+    extra = n if norm == "l1" else 1
+    eye = sp.identity(n, format="csr")
+    dev = -sp.identity(n, format="csr") if norm == "l1" else sp.csr_matrix(-np.ones((n, 1)))
+    blocks = [sp.hstack([eye, dev]), sp.hstack([-eye, dev])]
+    if masks.size:
+        blocks.append(sp.hstack([coalition_rows(masks, n), sp.csr_matrix((masks.size, extra))]))
+    a_ub = sp.vstack(blocks, format="csr")
+    b_ub = np.concatenate([target, -target, -lower])
+    a_eq = sp.csr_matrix(np.concatenate([np.ones(n), np.zeros(extra)])[None, :])
+    c = np.concatenate([np.zeros(n), np.ones(extra)])
+    bounds = [(None, None)] * n + [(0.0, None)] * extra
+    res = solve_lp(c, a_ub, b_ub, a_eq, np.array([grand]), bounds, "core projection")
+    return None if res is None else res.x[:n]
+
+
+def _default_target(game: CachedGame, weights: Weights | None) -> np.ndarray:
+    if weights is None:
+        return shapley_value(game.players, game).to_array()
+    return weighted_shapley_value(game.players, game, weights).to_array()
+
+
+def equitable_core_allocation(
+    players: Sequence[str],
+    value: ValueFunction | CachedGame,
+    target: Mapping[str, float] | None = None,
+    weights: Weights | None = None,
+    norm: str = "l1",
+    method: str = "exact",
+    max_iterations: int = 1000,
+    separation: Separation | None = None,
+) -> Allocation:
+    """Return the core (or least-core) allocation closest to ``target``.
+
+    Args:
+        players: Unique player names.
+        value: Characteristic function with ``v(∅) = 0`` (or a shared :class:`CachedGame`).
+        target: Fair reference allocation; default: exact (weighted) Shapley value.
+        weights: Weights of the default weighted-Shapley target (ignored if ``target`` given).
+        norm: ``"l1"`` (sum of absolute deviations) or ``"max"`` (largest deviation).
+        method: ``"exact"`` (all coalition constraints) or ``"rowgen"`` (row generation).
+        max_iterations: Row generation: maximum number of separation calls.
+        separation: Row generation: oracle ``x -> (S, excess) | None`` (default: exhaustive).
+
+    Returns:
+        An :class:`Allocation` (``method="equitable_core"``) whose ``meta`` holds ``target``,
+        ``deviation`` (``x_i - t_i``), ``distance``, ``norm``, ``epsilon`` (0 when the core is
+        non-empty), ``least_core_epsilon`` (``None`` when row generation never needed it),
+        ``core_empty``, ``n_constraints`` (coalition constraints in the last LP),
+        ``n_lp_solves`` and ``converged``. A row generation stopped by ``max_iterations`` is
+        returned with ``exact=False`` and a warning.
+    """
+    validate_method(norm, ("l1", "max"), "equitable_core_allocation norm")
+    validate_method(method, ("exact", "rowgen"), "equitable_core_allocation")
+    if (
+        isinstance(max_iterations, bool)
+        or not isinstance(max_iterations, int)
+        or max_iterations < 1
+    ):
+        raise GameError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    game, calls0 = CachedGame.open(players, value)
+    n, grand = game.n, game.grand_value()
+    t = (
+        _default_target(game, weights)
+        if target is None
+        else allocation_vector(game.players, target)
+    )
+    if method == "exact" or n == 1:
+        values = enumerate_values(game, "equitable_core_allocation")
+        masks = proper_masks(n)
+        v_masks = values[masks.astype(np.int64)]
+        eps = least_core_lp(n, masks, v_masks, grand)[1] if n > 1 else 0.0
+        tol = core_tolerance(values)
+        eps_used = eps + tol if eps > tol else 0.0
+        x = distance_lp(n, t, masks, v_masks - eps_used, grand, norm)
+        stats = {"n_constraints": int(masks.size), "n_lp_solves": 2, "converged": True}
+        core_empty = eps > tol
+        least_core_epsilon = float(eps)
+    else:
+        x, eps, core_empty, stats = _rowgen(game, t, grand, norm, max_iterations, separation)
+        least_core_epsilon = float(eps) if core_empty else None
+    if x is None:
+        raise GameError("equitable_core_allocation: projection LP infeasible (numerical trouble)")
+    deviation = x - t
+    distance = float(np.abs(deviation).sum() if norm == "l1" else np.abs(deviation).max())
+    meta = {
+        "target": dict(zip(game.players, t.tolist(), strict=True)),
+        "deviation": dict(zip(game.players, deviation.tolist(), strict=True)),
+        "distance": distance,
+        "norm": norm,
+        "solver": method,
+        "epsilon": float(eps) if core_empty else 0.0,
+        "core_empty": bool(core_empty),
+        "least_core_epsilon": least_core_epsilon,
+        **stats,
+    }
+    return Allocation.from_array(
+        game.players,
+        x,
+        method="equitable_core",
+        exact=bool(stats["converged"]),
+        n_value_calls=game.n_value_calls - calls0,
+        meta=meta,
+    )
+
+
+def _rowgen(game, t, grand, norm, max_iterations, separation):
+    n = game.n
+    oracle = separation if separation is not None else exhaustive_separation(game)
+    masks = [1 << k for k in range(n)]
+    values = {m: game.value_of_mask(m) for m in masks}
+    tol = core_tolerance(np.append(list(values.values()), grand))
+    eps, eps_star, core_empty, solves, calls = 0.0, 0.0, False, 0, 0
+
+    def violated(x, level):
+        nonlocal calls
+        calls += 1
+        found = oracle(x)
+        if found is None:
+            return None
+        mask = game.mask_of(found[0])
+        if mask in (0, game.full_mask):
+            raise GameError("separation oracle returned the empty or the grand coalition")
+        excess = game.value_of_mask(mask) - float(sum(x[k] for k in range(n) if mask >> k & 1))
+        if excess <= level + tol:
+            return None
+        if mask in values:  # a repeated cut means the LP and the oracle disagree numerically
+            raise GameError(f"separation oracle repeated coalition {sorted(found[0])}")
+        values[mask] = game.value_of_mask(mask)
+        return mask
+
+    def arrays():
+        m = np.array(list(values), dtype=np.uint64)
+        return m, np.array([values[int(k)] for k in m])
+
+    phase = "core"
+    while calls < max_iterations:
+        m, v = arrays()
+        solves += 1
+        if phase == "core":
+            x = distance_lp(n, t, m, v - eps, grand, norm)
+            if x is None:  # even this relaxation has no core point: the core is empty
+                phase = "least"
+                continue
+            if violated(x, eps) is None:
+                return x, eps_star, core_empty, _stats(len(values), solves, True)
+        else:
+            x, eps_relaxed = least_core_lp(n, m, v, grand)
+            if violated(x, eps_relaxed) is None:  # eps_relaxed is the least-core value
+                core_empty, eps_star = eps_relaxed > tol, eps_relaxed
+                eps = eps_relaxed + tol if core_empty else tol  # slack keeps the LP feasible
+                phase = "core"
+    warnings.warn(
+        f"equitable_core_allocation: row generation stopped after {max_iterations} iterations; "
+        "the allocation may violate coalition constraints",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return x, eps_star, core_empty, _stats(len(values), solves, False)
+
+
+def _stats(n_constraints: int, solves: int, converged: bool) -> dict:
+    return {"n_constraints": n_constraints, "n_lp_solves": solves, "converged": converged}

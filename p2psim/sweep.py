@@ -1,0 +1,610 @@
+"""Parameter sweeps: studies x settings x seeds, one row per run, resumable, local or on Ray.
+
+``python -m p2psim sweep STUDY.py [STUDY.py ...] --set a.b=v1,v2 [--set c=w1,w2] --seeds 0,1,2
+--backend local|ray [--workers N] [--address ADDR] [--chunk N] --out DIR``
+
+- The grid is the cartesian product of the studies, of every ``--set`` value list (in the order
+  given) and of the seeds. Values are split on top-level commas, so tuples and quoted strings
+  keep theirs: ``--set "class_weights=(('low', 2.0),),(('low', 1.0),)"``.
+- Each run writes one row (study, settings, seed, market, every summary metric, a few derived
+  equity figures, timings) to ``DIR/rows/<key>.json`` atomically, where ``key`` is a stable hash
+  of (resolved study path, settings, seed). A rerun skips every run whose row file exists, so an
+  interrupted sweep resumes where it stopped. Failed runs leave no row file and are retried.
+- All rows of the requested grid are gathered into ``DIR/sweep.parquet`` (grid order).
+- Runs are grouped into tasks of one study each (``--chunk`` caps a task's runs; by default about
+  eight tasks per worker), submitted longest first (estimated by days x participants).
+- ``--backend local`` runs a process pool (``forkserver`` context where available, else
+  ``spawn``); ``--backend ray`` submits the same worker function to a Ray cluster: a local one on
+  loopback when no ``--address`` is given, an existing one otherwise. Rows are identical across
+  backends apart from the timing columns (``time_*``, ``solve_time_s``: see
+  :func:`deterministic_columns`), because every run depends on its seed only.
+- ``--set coordinator_policy=DIR`` runs the trained equity coordinator (:mod:`p2psim.rl.policy`)
+  as a day hook; the path is taken relative to the study file first.
+
+Exit status: 0 every run finished; 2 bad input (unknown ``--set`` field, malformed value list,
+unknown backend, Ray missing); 3 at least one run failed (the table still lists it, with its error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import runpy
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from p2psim.cli import subcommand
+from p2psim.errors import P2PSimError, StudyError, UnknownNameError
+from p2psim.study import Study, apply_overrides
+
+BACKENDS = ("local", "ray")
+ROW_VERSION = 1
+"""Bumped when the row layout changes (part of the row file, not of the key)."""
+TIMING_PREFIX = "time_"
+"""Row columns of wall-clock timings start with this prefix."""
+TIMING_COLUMNS = ("solve_time_s",)
+"""Summary metrics that are timings too; with the ``time_*`` columns, all that differs between repeats."""
+
+
+def deterministic_columns(columns: Iterable[str]) -> list[str]:
+    """The columns that repeat exactly for the same (study, settings, seed): all but the timings."""
+    return [c for c in columns if not c.startswith(TIMING_PREFIX) and c not in TIMING_COLUMNS]
+
+
+class SweepError(P2PSimError):
+    """A sweep request is malformed or its backend is unavailable (exit status 2)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# the grid
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: a study file, its overrides (in order) and a seed."""
+
+    study_path: str
+    """Resolved absolute path of the study file."""
+    settings: tuple[tuple[str, str], ...]
+    """``(dotted.field, value text)`` pairs applied with :func:`p2psim.study.apply_overrides`."""
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Stable hash of (study path, settings, seed): the row file's name."""
+        text = json.dumps({"study": self.study_path, "settings": [list(s) for s in self.settings],
+                           "seed": self.seed}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def overrides(self) -> list[str]:
+        """The settings as ``--set`` strings."""
+        return [f"{name}={value}" for name, value in self.settings]
+
+
+def split_values(text: str, dotted: str = "") -> list[str]:
+    """Split ``v1,v2,...`` on top-level commas (not inside brackets or quotes); reject empty items."""
+    items: list[str] = []
+    depth = 0
+    quote = ""
+    current: list[str] = []
+    for char in text:
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = ""
+            continue
+        if char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise SweepError(f"--set {dotted}={text!r}: unbalanced {char!r}; quote values that contain brackets")
+        elif char == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    if quote or depth:
+        raise SweepError(f"--set {dotted}={text!r}: unclosed {'quote' if quote else 'bracket'} in the value list")
+    items.append("".join(current).strip())
+    if any(not item for item in items):
+        raise SweepError(
+            f"--set {dotted}={text!r}: the value list has an empty item; write values separated by "
+            "commas, e.g. --set tariffs.p2p_fee_per_kwh=0.01,0.03"
+        )
+    return items
+
+
+def parse_set(items: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Parse ``--set dotted.field=v1,v2`` options into (field, values) pairs (field order kept)."""
+    out: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for item in items:
+        if "=" not in item:
+            raise SweepError(f"--set {item!r}: expected dotted.field=v1,v2,..., e.g. --set days=1,2")
+        dotted, text = (part.strip() for part in item.split("=", 1))
+        if not dotted or any(not part.isidentifier() for part in dotted.split(".")):
+            raise SweepError(f"--set {item!r}: {dotted!r} is not a dotted field name such as tariffs.p2p_fee_per_kwh")
+        if dotted == "seed":
+            raise SweepError("--set seed=...: give seeds with --seeds, e.g. --seeds 0,1,2")
+        if dotted in seen:
+            raise SweepError(f"--set {dotted}: given twice; put all its values in one list, e.g. --set {dotted}=a,b")
+        seen.add(dotted)
+        out.append((dotted, split_values(text, dotted)))
+    return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Parse ``0,1,2`` (or ``0-4`` ranges) into distinct seeds in the order given."""
+    seeds: list[int] = []
+    for item in split_values(text, "--seeds"):
+        span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", item)
+        if span and int(span[1]) <= int(span[2]):
+            seeds.extend(range(int(span[1]), int(span[2]) + 1))
+            continue
+        try:
+            seeds.append(int(item))
+        except ValueError:
+            raise SweepError(
+                f"--seeds {text!r}: {item!r} is not a seed; write integers like 0,1,2 or a range 0-4"
+            ) from None
+    if any(seed < 0 for seed in seeds):
+        raise SweepError(f"--seeds {text!r}: seeds must be >= 0")
+    return list(dict.fromkeys(seeds))
+
+
+def build_grid(studies: Iterable[str | Path], settings: Sequence[tuple[str, list[str]]],
+               seeds: Sequence[int]) -> list[RunSpec]:
+    """Every (study, settings combination, seed), in a stable order."""
+    names = [name for name, _ in settings]
+    combos = list(itertools.product(*[values for _, values in settings])) if settings else [()]
+    grid = []
+    for path in studies:
+        resolved = str(Path(path).resolve())
+        for combo in combos:
+            for seed in seeds:
+                grid.append(RunSpec(resolved, tuple(zip(names, combo, strict=True)), int(seed)))
+    return grid
+
+
+# ----------------------------------------------------------------------------------------------
+# one run (executed in worker processes; must stay importable and picklable)
+# ----------------------------------------------------------------------------------------------
+
+_NAMESPACES: dict[tuple[str, int, int], dict[str, Any]] = {}
+"""Per-process cache of executed study files, keyed by (path, mtime, size)."""
+
+
+def _namespace(path: str) -> dict[str, Any]:
+    """Execute a study file once per process (errors name the file, as :func:`load_study` does)."""
+    file = Path(path)
+    if not file.is_file():
+        raise StudyError(f"study file {path!r} does not exist; pass a path such as studies/rural.py")
+    stat = file.stat()
+    cache_key = (path, stat.st_mtime_ns, stat.st_size)
+    if cache_key not in _NAMESPACES:
+        try:
+            namespace = runpy.run_path(path)
+        except SyntaxError as exc:
+            raise StudyError(f"study file {path!r} has a syntax error at line {exc.lineno}: {exc.msg}") from None
+        except Exception as exc:
+            raise StudyError(f"study file {path!r} failed while loading: {type(exc).__name__}: {exc}") from None
+        study = namespace.get("STUDY")
+        if not isinstance(study, Study):
+            raise StudyError(f"study file {path!r} must define STUDY = Study(...)")
+        _NAMESPACES[cache_key] = namespace
+    return _NAMESPACES[cache_key]
+
+
+def prepare_study(spec: RunSpec) -> Study:
+    """The study of one run: the file's STUDY, the overrides, the seed and the resolved market name."""
+    from p2psim.markets import resolve_market_name
+
+    study = apply_overrides(_namespace(spec.study_path)["STUDY"], spec.overrides)
+    if study.days < 1:
+        raise StudyError(f"--set days={study.days}: the number of days must be >= 1")
+    return replace(study, seed=spec.seed, market=resolve_market_name(study.market))
+
+
+def run_row(result) -> dict[str, Any]:
+    """Row figures of a finished :class:`~p2psim.runner.RunResult` beyond its summary.
+
+    ``gini_benefit_first_day`` / ``..._last_day``: Gini of the normalised benefit of the first and
+    last day alone (floor ``equity.benefit_floor`` per day, community class excluded), the start and
+    end of the episode. ``worst_class`` / ``worst_class_saving_pct``: the class with the lowest mean
+    relative saving. ``saving_pct.<class>``: each class's mean relative saving.
+    """
+    import numpy as np
+
+    from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, normalised_benefit
+
+    row: dict[str, Any] = {}
+    bills = result.bills
+    classes = result.participants.set_index("participant").socio_class
+    bills = bills[~bills.participant.map(classes).isin(EQUITY_EXCLUDED_CLASSES)]
+    floor = result.study.equity.benefit_floor
+    for label, day in (("first_day", int(bills.day.min())), ("last_day", int(bills.day.max()))):
+        today = bills[bills.day == day]
+        row[f"gini_benefit_{label}"] = gini(normalised_benefit(today.benefit.to_numpy(),
+                                                                today.standalone_bill.to_numpy(), floor))
+    per_class = result.per_class.set_index("socio_class").relative_saving_pct
+    for name, value in per_class.items():
+        row[f"saving_pct.{name}"] = float(value)
+    if len(per_class):
+        row["worst_class"] = str(per_class.idxmin())
+        row["worst_class_saving_pct"] = float(per_class.min())
+    else:
+        row["worst_class"], row["worst_class_saving_pct"] = "", float("nan")
+    times = [float(r.get("solve_time_s", 0.0)) for r in result.solver_records]
+    row[f"{TIMING_PREFIX}solve_max_s"] = max(times) if times else 0.0
+    row["solver_calls"] = len(times)
+    row["n_participants"] = len(result.scenario.participants)
+    row["pv_peak_kw_total"] = float(np.sum(result.participants.pv_peak_kw))
+    return row
+
+
+def coordinator_hooks(study: Study, study_path: str) -> tuple:
+    """The day hook of the study's trained coordinator (``coordinator_policy``), if it names one.
+
+    The policy path is taken relative to the study file first, then as given (a policy directory
+    or the name of a policy shipped with p2psim, as :func:`p2psim.rl.policy.load_policy` accepts).
+    """
+    if not study.coordinator_policy:
+        return ()
+    from p2psim.rl.policy import coordinator_hook, load_policy
+
+    candidate = Path(study_path).parent / study.coordinator_policy
+    policy = load_policy(candidate if candidate.is_dir() else study.coordinator_policy)
+    return (coordinator_hook(policy, study),)
+
+
+def run_chunk(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
+    """Run several grid points in one worker (they share the study's cached SimBench data)."""
+    return [run_one(spec) for spec in specs]
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Run one grid point and return its row (never raises: failures become an error row)."""
+    started = time.perf_counter()
+    row: dict[str, Any] = {
+        "key": spec.key, "study_path": spec.study_path, "settings": json.dumps(dict(spec.settings)),
+        "seed": spec.seed,
+    }
+    for name, value in spec.settings:
+        row[f"set.{name}"] = value
+    try:
+        from p2psim.runner import run
+
+        study = prepare_study(spec)
+        row.update({"study": study.name, "market": study.market, "days": study.days,
+                    "coordinator": study.coordinator_policy or ""})
+        row[f"{TIMING_PREFIX}prepare_s"] = time.perf_counter() - started
+        result = run(study, day_hooks=coordinator_hooks(study, spec.study_path))
+        row.update({k: float(v) for k, v in result.summary.items()})
+        row.update(run_row(result))
+        row.update({f"{TIMING_PREFIX}{k}": float(v) for k, v in result.timings_s.items()})
+        row["status"], row["error"] = "ok", ""
+    except Exception as exc:  # a failed run must not stop the sweep; it is reported and retried
+        row["status"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
+        row.setdefault("study", Path(spec.study_path).stem)
+    row[f"{TIMING_PREFIX}worker_s"] = time.perf_counter() - started
+    row["row_version"] = ROW_VERSION
+    return row
+
+
+# ----------------------------------------------------------------------------------------------
+# storage
+# ----------------------------------------------------------------------------------------------
+
+
+def row_path(out: Path, spec: RunSpec) -> Path:
+    """Where the row of ``spec`` lives."""
+    return out / "rows" / f"{spec.key}.json"
+
+
+def write_row(out: Path, row: dict[str, Any]) -> Path:
+    """Write one row file atomically (temporary sibling, then ``os.replace``)."""
+    folder = out / "rows"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{row['key']}.json"
+    handle, temp = tempfile.mkstemp(prefix=f".{row['key']}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(row, stream, indent=1, sort_keys=True)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_row(path: Path) -> dict[str, Any] | None:
+    """A finished row, or None when the file is missing, unreadable or from an older layout."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return row if row.get("row_version") == ROW_VERSION and row.get("status") == "ok" else None
+
+
+def write_table(out: Path, rows: list[dict[str, Any]]) -> Path:
+    """Gather rows into ``out/sweep.parquet`` atomically."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    first = ("study", "settings", "seed", "market", "coordinator", "days", "status", "error")
+    last = ("key", "study_path", "row_version")
+    front = [c for c in first if c in frame.columns]
+    back = [c for c in last if c in frame.columns]
+    middle = [c for c in frame.columns if c not in front and c not in back]
+    order = (sorted(c for c in middle if c.startswith("set."))
+             + sorted(c for c in middle if not c.startswith(("set.", TIMING_PREFIX)))
+             + sorted(c for c in middle if c.startswith(TIMING_PREFIX)))
+    frame = frame[front + order + back]
+    for column in frame.columns:  # mixed None/str setting columns -> str, so Parquet gets one type
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    target = out / "sweep.parquet"
+    handle, temp = tempfile.mkstemp(prefix=".sweep.", suffix=".parquet.tmp", dir=out)
+    os.close(handle)
+    try:
+        frame.to_parquet(temp, index=False)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# ----------------------------------------------------------------------------------------------
+# backends
+# ----------------------------------------------------------------------------------------------
+
+
+def _pool_context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def chunks(specs: Sequence[RunSpec], workers: int, size: int | None = None,
+           cost: dict[str, float] | None = None) -> list[list[RunSpec]]:
+    """Group runs into tasks: the runs of one task share a study (its data loads once per task).
+
+    ``size`` caps the runs per task; by default there are about eight tasks per worker, small
+    enough to keep the workers balanced (SimBench grids load from p2psim's disk cache in
+    milliseconds, so loading a study again in another task costs little). Tasks are submitted
+    longest first by ``cost`` (estimated work per run key; default 1 per run): longest-processing-
+    time-first scheduling.
+    """
+    if size is None:
+        size = max(1, -(-len(specs) // (8 * workers)))
+    cost = cost or {}
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.study_path, []).append(spec)
+    out: list[list[RunSpec]] = []
+    for group in groups.values():
+        group = sorted(group, key=lambda spec: -cost.get(spec.key, 1.0))
+        parts = -(-len(group) // size)
+        step = -(-len(group) // parts)
+        out.extend(group[k : k + step] for k in range(0, len(group), step))
+    return sorted(out, key=lambda task: -sum(cost.get(spec.key, 1.0) for spec in task))
+
+
+def run_local(tasks: Sequence[Sequence[RunSpec]], workers: int, done: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``tasks`` on a process pool of ``workers`` processes; call ``done(row)`` for every row."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    try:
+        pending = {pool.submit(run_chunk, list(task)) for task in tasks}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                for row in future.result():
+                    done(row)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # finished rows are already on disk
+        raise
+    pool.shutdown()
+
+
+def ray_module():
+    """Import Ray or fail with the fix (exit status 2)."""
+    try:
+        import ray
+    except ImportError:
+        raise SweepError("--backend ray needs Ray, which is not installed; run: pip install 'p2psim[ray]'") from None
+    return ray
+
+
+def run_ray(tasks: Sequence[Sequence[RunSpec]], workers: int, address: str | None,
+            done: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``tasks`` as Ray tasks (local loopback cluster, or the cluster at ``address``)."""
+    ray = ray_module()
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            # a private cluster on loopback; the driver's modules (p2psim, editable) are on its path
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            ray.init(address="local", include_dashboard=False, num_cpus=workers, _node_ip_address="127.0.0.1",
+                     log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_chunk)
+        pending = [remote.remote(list(task)) for task in tasks]
+        while pending:
+            finished, pending = ray.wait(pending, num_returns=1)
+            for ref in finished:
+                for row in ray.get(ref):
+                    done(row)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ----------------------------------------------------------------------------------------------
+# the command
+# ----------------------------------------------------------------------------------------------
+
+
+def validate_grid(grid: Sequence[RunSpec]) -> dict[str, float]:
+    """Load every study and apply every settings combination once, so bad input fails before any run.
+
+    Returns a cost estimate per run key (days x participants), used to schedule long runs first.
+    """
+    from p2psim.markets import resolve_market_name
+
+    estimates: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    cost: dict[str, float] = {}
+    for spec in grid:
+        where = (spec.study_path, spec.settings)
+        if where not in estimates:
+            study = apply_overrides(_namespace(spec.study_path)["STUDY"], spec.overrides)
+            if study.days < 1:
+                raise SweepError(f"--set days={study.days}: the number of days must be >= 1")
+            resolve_market_name(study.market)
+            estimates[where] = study.days * _size(study) * 1440 / study.interval_minutes
+        cost[spec.key] = estimates[where]
+    return cost
+
+
+def _size(study: Study) -> int:
+    """Number of participants of a study (SimBench grids are read from the disk cache)."""
+    community = study.community
+    if hasattr(community, "participants"):
+        return len(community.participants)
+    try:
+        from p2psim.data.simbench import load_simbench_grid
+
+        loads = len(load_simbench_grid(community.grid_code).load_names)
+    except Exception:  # an estimate only; a bad grid code fails in the run with its own message
+        return 1
+    return min(loads, community.max_participants or loads)
+
+
+def sweep(studies: Sequence[str | Path], settings: Sequence[tuple[str, list[str]]], seeds: Sequence[int], *,
+          out: str | Path, backend: str = "local", workers: int = 1, address: str | None = None,
+          chunk: int | None = None, progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the grid (skipping finished runs) and write ``out/sweep.parquet``.
+
+    Returns (rows in grid order, stats) where stats holds ``total``, ``skipped``, ``ran``,
+    ``failed`` and ``wall_s`` (time spent running the missing runs).
+    """
+    if backend not in BACKENDS:
+        raise UnknownNameError(f"no sweep backend named {backend!r}; known: {list(BACKENDS)}")
+    if workers < 1:
+        raise SweepError(f"--workers {workers}: need at least one worker")
+    if chunk is not None and chunk < 1:
+        raise SweepError(f"--chunk {chunk}: need at least one run per task")
+    if not seeds:
+        raise SweepError("--seeds: give at least one seed, e.g. --seeds 0,1")
+    if backend == "ray":
+        ray_module()
+    grid = build_grid(studies, settings, seeds)
+    cost = validate_grid(grid)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, Any]] = {}
+    for spec in grid:
+        row = read_row(row_path(out, spec))
+        if row is not None:
+            rows[spec.key] = row
+    todo = list({spec.key: spec for spec in grid if spec.key not in rows}.values())
+    stats = {"total": len(grid), "skipped": len(grid) - len(todo), "ran": len(todo), "failed": 0, "wall_s": 0.0}
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(grid), initial=stats["skipped"], desc="sweep", unit="run", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+
+    def done(row: dict[str, Any]) -> None:
+        if row["status"] == "ok":
+            write_row(out, row)
+        else:
+            stats["failed"] += 1
+            tqdm.write(f"p2psim sweep: run {row['key']} ({row['study']}, seed {row['seed']}, "
+                       f"{row['settings']}) failed: {row['error']}", file=sys.stderr)
+        rows[row["key"]] = row
+        bar.update(1)
+
+    tick = time.perf_counter()
+    try:
+        if todo:
+            tasks = chunks(todo, workers, chunk, cost)
+            workers = min(workers, len(tasks))
+            if backend == "local":
+                run_local(tasks, workers, done)
+            else:
+                run_ray(tasks, workers, address, done)
+    finally:
+        bar.close()
+        stats["wall_s"] = time.perf_counter() - tick
+    ordered = [rows[spec.key] for spec in grid]
+    write_table(out, ordered)
+    return ordered, stats
+
+
+@subcommand("sweep")
+def sweep_command(argv: list[str]) -> int:
+    """``python -m p2psim sweep``: see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m p2psim sweep",
+        description="Run studies x settings x seeds (resumable) and gather one Parquet table.",
+    )
+    parser.add_argument("studies", nargs="+", metavar="STUDY.py", help="study files, e.g. studies/rural.py")
+    parser.add_argument("--set", action="append", default=[], metavar="dotted.field=v1,v2",
+                        help="a study field and its values (cartesian product over all --set)")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds or ranges, e.g. 0,1,2 or 0-9")
+    parser.add_argument("--backend", default="local", help="local (process pool) or ray")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs (default: CPUs)")
+    parser.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
+    parser.add_argument("--chunk", type=int, help="most runs per task (runs of one study share a task; "
+                        "default: about eight tasks per worker)")
+    parser.add_argument("--out", required=True, help="sweep directory (rows/ and sweep.parquet)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+    if args.backend not in BACKENDS:
+        raise UnknownNameError(f"no sweep backend named {args.backend!r}; known: {list(BACKENDS)}")
+    if args.address and args.backend != "ray":
+        raise SweepError("--address is only used with --backend ray")
+    settings = parse_set(args.set)
+    seeds = parse_seeds(args.seeds)
+    _, stats = sweep(args.studies, settings, seeds, out=args.out, backend=args.backend, workers=args.workers,
+                     address=args.address, chunk=args.chunk, progress=not args.no_progress)
+    print(f"sweep: {stats['total']} run(s): {stats['skipped']} already done, {stats['ran']} run "
+          f"({stats['failed']} failed) in {stats['wall_s']:.1f} s -> {Path(args.out) / 'sweep.parquet'}")
+    return 3 if stats["failed"] else 0
+
+
+__all__ = [
+    "BACKENDS",
+    "RunSpec",
+    "SweepError",
+    "build_grid",
+    "chunks",
+    "deterministic_columns",
+    "parse_seeds",
+    "parse_set",
+    "prepare_study",
+    "run_chunk",
+    "run_one",
+    "run_row",
+    "split_values",
+    "sweep",
+]

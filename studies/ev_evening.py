@@ -1,0 +1,160 @@
+"""EV evening: home charging of electric cars piles onto the evening peak of a weak rural feeder.
+
+Data: SimBench ``1-LV-rural2--0-sw`` (ODbL 1.0 + DbCL): 96 buses, a 250 kVA transformer, 99 loads
+(92 households on H0-A/B/C/G/L profiles, 7 small businesses on G1-G6) and 8 rooftop PV units
+(145 kWp); EV charging profiles from the same grid's SimBench future scenario
+``1-LV-rural2--2-sw``: its home charging points (``HLS_*`` profiles, 3.7 / 11 / 22 kW, real
+15-minute charging sessions; the workplace ``APLS_*`` points are left out). Real 2016 profiles
+averaged to hourly intervals; the autumn week from Monday 3 October 2016 (day 276), when PV is
+moderate and the evening is dark. SimBench's home charging peaks between 16 and 20 h, on top of
+the household evening peak.
+
+Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
+as ``p2psim.data.community`` does for a SimBench community, then EVs added from a second seeded
+stream):
+
+- 40 % of participants low income, 40 % middle, 20 % high; median incomes 18,000 / 42,000 /
+  85,000 EUR a year (log-normal spread 0.2); low-income slots go to members without PV first;
+  PV-owning high-income members own a 10 kWh home battery; the aggregator owns a 60 kWh / 30 kW
+  community battery on the transformer bus.
+- EV ownership rises with income: a household owns an EV with probability 0.15 (low), 0.45
+  (middle), 0.75 (high) (businesses: none); each EV takes one of the grid's SimBench home-charging
+  points (profile and rated power) at random, read from a seeded different week of the data year
+  (0 to 8 weeks later, weekday pattern kept) so EVs sharing a profile do not charge in lockstep.
+  SimBench's sessions average about 2 to 4 kWh a day per car (the profiles are used as they are).
+- Smart charging: an EV household may shift 60 % of its load (``flexible_share``) within the
+  market's 4-hour windows; other households 10 %. The builder has one flexible share per
+  participant, so the share applies to the whole household load, EV and appliances together.
+
+Because the builder cannot yet add EV profiles, the community is an ``ExplicitCommunity`` built
+here from the SimBench data by ``EvEveningStudy``, rebuilt whenever ``days``, ``start_day``,
+``interval_minutes`` or ``seed`` change (so ``--days 1`` and seed sweeps work as for a SimBench
+community).
+
+Tariffs (the same illustrative German-style retail levels as ``studies/rural.py``, 2024): import
+0.24 EUR/kWh at night (0-7 h), 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08
+EUR/kWh (EEG rate for small rooftop PV, about 8 ct in 2024); P2P network fee 0.02 EUR/kWh
+(reduced local grid charge); demand charge 0.30 EUR per kW of the community's daily peak (about
+110 EUR/kW a year). No special EV tariff (a reduced §14a EnWG network charge for controllable
+chargers is left out).
+"""
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache, partial
+from importlib.metadata import version
+
+import numpy as np
+
+from p2psim import Study
+from p2psim.data.community import build_scenario
+from p2psim.data.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
+from p2psim.runner import community_stream
+from p2psim.scenario import Tariffs, time_of_use
+from p2psim.study import ExplicitCommunity, SimBenchCommunity
+
+GRID = "1-LV-rural2--0-sw"
+EV_GRID = "1-LV-rural2--2-sw"
+EV_PROBABILITY = {"low": 0.15, "middle": 0.45, "high": 0.75}
+EV_FLEXIBLE_SHARE = 0.6
+MAX_WEEK_SHIFT = 8
+
+BASE_COMMUNITY = SimBenchCommunity(grid_code=GRID)
+
+
+@lru_cache(maxsize=1)
+def ev_profiles() -> tuple[tuple[str, float, np.ndarray], ...]:
+    """(profile, rated kW, absolute 15-minute charging power over 2016) of every home charging point.
+
+    Read from SimBench once and kept next to p2psim's SimBench cache (keyed by the simbench
+    version), since parsing the package's CSV files takes seconds.
+    """
+    path = cache_dir() / f"{EV_GRID}-home-charging-simbench{version('simbench')}.npz"
+    if path.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError), np.load(path) as data:
+            return tuple((str(name), float(kw), power) for name, kw, power in
+                         zip(data["profile"], data["rated_kw"], data["power_kw"], strict=True))
+    import simbench
+
+    net = simbench.get_simbench_net(EV_GRID)
+    table = net.profiles["load"]
+    points = net.load[net.load.profile.str.startswith("HLS")]
+    profiles = tuple(
+        (row.profile, float(row.p_mw) * 1000.0,
+         float(row.p_mw) * 1000.0 * table[f"{row.profile}_pload"].to_numpy(dtype=float).clip(0, None))
+        for row in points.itertuples()
+    )
+    with contextlib.suppress(OSError):  # a read-only home still runs, only slower
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+        os.close(handle)
+        np.savez(temp, profile=np.array([p for p, _, _ in profiles]), rated_kw=np.array([k for _, k, _ in profiles]),
+                 power_kw=np.stack([w for _, _, w in profiles]))
+        os.replace(temp, path)
+    return profiles
+
+
+def build_community(study: Study, key: tuple[int, int, int, int]) -> ExplicitCommunity:
+    """The SimBench community of ``GRID`` with EVs added to households, for the study's calendar and seed."""
+    values = {f.name: getattr(study, f.name) for f in fields(Study)}
+    base_study = Study(**{**values, "community": BASE_COMMUNITY, "transformer_limit_kw": None})
+    base = build_scenario(base_study, community_stream(study.seed), check=False)
+    rng = np.random.default_rng(np.random.SeedSequence([study.seed, 276]))
+    points = ev_profiles()
+    participants = []
+    for p in base.participants:
+        if p.kind == "household" and rng.uniform() < EV_PROBABILITY.get(p.socio_class, 0.0):
+            _, _, charging = points[int(rng.integers(len(points)))]
+            weeks = int(rng.integers(0, MAX_WEEK_SHIFT + 1))
+            ev = window(charging, study.start_day, study.days, study.interval_minutes,
+                        -weeks * 7 * STEPS_PER_DAY_15MIN)
+            p = replace(p, id=p.id.replace("hh-", "ev-"), load_kw=p.load_kw + ev, flexible_share=EV_FLEXIBLE_SHARE)
+        participants.append(p)
+    return BuiltCommunity(built_for=key, participants=tuple(participants), feeder=base.feeder)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltCommunity(ExplicitCommunity):
+    """An explicit community that remembers the (days, start_day, interval_minutes, seed) it was built for."""
+
+    built_for: tuple[int, int, int, int] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvEveningStudy(Study):
+    """A Study whose explicit community is rebuilt whenever its calendar or seed changes.
+
+    Overrides (``--days``, ``--seed``, ``--set start_day=...``) go through ``dataclasses.replace``,
+    which calls ``__post_init__``, so the community always matches the study. Pickles and copies
+    are plain :class:`~p2psim.study.Study` objects with the community already built.
+    """
+
+    def __post_init__(self) -> None:
+        key = (self.days, self.start_day, self.interval_minutes, self.seed)
+        if getattr(self.community, "built_for", None) != key:
+            object.__setattr__(self, "community", build_community(self, key))
+
+    def __reduce_ex__(self, protocol):
+        plain = ExplicitCommunity(participants=self.community.participants, feeder=self.community.feeder)
+        values = {f.name: getattr(self, f.name) for f in fields(Study)}
+        return partial(Study, **{**values, "community": plain}), ()
+
+
+STUDY = EvEveningStudy(
+    name="ev_evening",
+    description=__doc__,
+    community=BASE_COMMUNITY,
+    tariffs=Tariffs(
+        import_price_per_kwh=time_of_use({(0, 7): 0.24, (7, 17): 0.32, (17, 21): 0.40, (21, 24): 0.32}),
+        export_price_per_kwh=0.08,
+        p2p_fee_per_kwh=0.02,
+        peak_price_per_kw=0.30,
+    ),
+    market="eqwm_v1",
+    days=7,
+    start_day=276,
+    interval_minutes=60,
+    class_weights=(("low", 1.0), ("middle", 1.0), ("high", 1.0)),
+)

@@ -1,0 +1,136 @@
+"""Mixed income: a semi-urban feeder with a wide income spread and a public building as anchor prosumer.
+
+Data: SimBench ``1-LV-semiurb5--0-sw`` (ODbL 1.0 + DbCL): 110 buses, a 630 kVA transformer, 104
+loads (92 households on H0-A/B/C/G/L profiles, 12 businesses on G1/G3/G4/G5/G6) and 9 rooftop PV
+units (137 kWp); real 2016 15-minute profiles averaged to hourly intervals; one summer week from
+1 June by default.
+
+Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
+as ``p2psim.data.community`` does for a SimBench community):
+
+- A strong income spread: 40 % of participants low income, 35 % middle, 25 % high, median
+  incomes 13,000 / 40,000 / 120,000 EUR a year with a log-normal spread of 0.35 (a top-to-bottom
+  median ratio of about 9, against 4.7 in ``studies/rural.py``); a PV owner takes a low-income slot
+  with probability 0.05 only; PV-owning high-income members own a 10 kWh home battery.
+- Public building (``pub-001``, kind ``public``, class ``public``): a school / town hall on bus
+  ``bus-064`` (the site of a SimBench G1 office load) with the SimBench ``G1-C`` weekday-daytime
+  profile at 30 kW reference power (about 40 MWh a year) and a 100 kWp roof PV array with the
+  grid's ``PV5`` profile; budget 500,000 EUR a year (the denominator of its energy burden). Its
+  midday surplus is the community's largest single source of solar.
+- The aggregator owns a 60 kWh / 30 kW community battery on the transformer bus; 10 % of household
+  load may shift within 4-hour windows.
+
+Because the builder has no anchor prosumer, the community is an ``ExplicitCommunity`` built here
+from the SimBench data by ``MixedIncomeStudy``, rebuilt whenever ``days``, ``start_day``,
+``interval_minutes`` or ``seed`` change (so ``--days 1`` and seed sweeps work as for a SimBench
+community).
+
+Tariffs (the same illustrative German-style retail levels as ``studies/rural.py``, 2024): import
+0.24 EUR/kWh at night (0-7 h), 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08
+EUR/kWh (EEG rate for small rooftop PV, about 8 ct in 2024; the public array is paid the same);
+P2P network fee 0.02 EUR/kWh (reduced local grid charge); demand charge 0.30 EUR per kW of the
+community's daily peak (about 110 EUR/kW a year).
+"""
+
+from dataclasses import dataclass, fields
+from functools import partial
+
+import numpy as np
+
+from p2psim import Study
+from p2psim.data.community import build_scenario
+from p2psim.data.simbench import load_simbench_grid, window
+from p2psim.runner import community_stream
+from p2psim.scenario import ParticipantSpec, Tariffs, time_of_use
+from p2psim.study import ExplicitCommunity, SimBenchCommunity
+
+GRID = "1-LV-semiurb5--0-sw"
+PUBLIC_BUS = "bus-064"
+PUBLIC_LOAD_PROFILE = "G1-C"
+PUBLIC_REFERENCE_KW = 30.0
+PUBLIC_PV_PROFILE = "PV5"
+PUBLIC_PV_KWP = 100.0
+PUBLIC_BUDGET_PER_YEAR = 500_000.0
+
+BASE_COMMUNITY = SimBenchCommunity(
+    grid_code=GRID,
+    class_shares=(("low", 0.4), ("middle", 0.35), ("high", 0.25)),
+    income_per_year=(("low", 13_000.0), ("middle", 40_000.0), ("high", 120_000.0)),
+    income_spread=0.35,
+    low_income_pv_share=0.05,
+)
+
+
+def public_profiles() -> tuple[np.ndarray, np.ndarray]:
+    """(relative G1-C load, relative PV5 output per kWp) over 2016 at 15 minutes.
+
+    SimBench load profiles are normalised to a peak of 1, so a G1-C load of the grid divided by its
+    own peak is the profile; a PV5 unit divided by its rating is PV5 per kWp.
+    """
+    grid = load_simbench_grid(GRID)
+    load = grid.load_kw_15min[grid.load_profile.index(PUBLIC_LOAD_PROFILE)]
+    unit = grid.pv_profile.index(PUBLIC_PV_PROFILE)
+    return load / load.max(), grid.pv_kw_15min[unit] / grid.pv_peak_kw[unit]
+
+
+def build_community(study: Study, key: tuple[int, int, int, int]) -> ExplicitCommunity:
+    """The SimBench community of ``GRID`` plus the public building, for the study's calendar and seed."""
+    values = {f.name: getattr(study, f.name) for f in fields(Study)}
+    base_study = Study(**{**values, "community": BASE_COMMUNITY, "transformer_limit_kw": None})
+    base = build_scenario(base_study, community_stream(study.seed), check=False)
+    if PUBLIC_BUS not in base.feeder.buses:
+        raise ValueError(f"{PUBLIC_BUS} is not a bus of {GRID}")
+    load, pv = public_profiles()
+    public = ParticipantSpec(
+        id="pub-001", kind="public", socio_class="public", income_per_year=PUBLIC_BUDGET_PER_YEAR,
+        bus=PUBLIC_BUS,
+        load_kw=window(load, study.start_day, study.days, study.interval_minutes) * PUBLIC_REFERENCE_KW,
+        pv_kw=window(pv, study.start_day, study.days, study.interval_minutes) * PUBLIC_PV_KWP,
+        pv_peak_kw=PUBLIC_PV_KWP,
+    )
+    return BuiltCommunity(built_for=key, participants=(*base.participants, public), feeder=base.feeder)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltCommunity(ExplicitCommunity):
+    """An explicit community that remembers the (days, start_day, interval_minutes, seed) it was built for."""
+
+    built_for: tuple[int, int, int, int] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixedIncomeStudy(Study):
+    """A Study whose explicit community is rebuilt whenever its calendar or seed changes.
+
+    Overrides (``--days``, ``--seed``, ``--set start_day=...``) go through ``dataclasses.replace``,
+    which calls ``__post_init__``, so the community always matches the study. Pickles and copies
+    are plain :class:`~p2psim.study.Study` objects with the community already built.
+    """
+
+    def __post_init__(self) -> None:
+        key = (self.days, self.start_day, self.interval_minutes, self.seed)
+        if getattr(self.community, "built_for", None) != key:
+            object.__setattr__(self, "community", build_community(self, key))
+
+    def __reduce_ex__(self, protocol):
+        plain = ExplicitCommunity(participants=self.community.participants, feeder=self.community.feeder)
+        values = {f.name: getattr(self, f.name) for f in fields(Study)}
+        return partial(Study, **{**values, "community": plain}), ()
+
+
+STUDY = MixedIncomeStudy(
+    name="mixed_income",
+    description=__doc__,
+    community=BASE_COMMUNITY,
+    tariffs=Tariffs(
+        import_price_per_kwh=time_of_use({(0, 7): 0.24, (7, 17): 0.32, (17, 21): 0.40, (21, 24): 0.32}),
+        export_price_per_kwh=0.08,
+        p2p_fee_per_kwh=0.02,
+        peak_price_per_kw=0.30,
+    ),
+    market="eqwm_v1",
+    days=7,
+    start_day=152,
+    interval_minutes=60,
+    class_weights=(("low", 1.0), ("middle", 1.0), ("high", 1.0)),
+)

@@ -1,0 +1,265 @@
+"""Properties every registered market rule must keep, over random books drawn by hypothesis.
+
+Books come from ``p2psim.testing.random_book`` (imports 0.20-0.40, feed-in 0.08) with a hypothesis-
+drawn seed, size, battery share and fee. The fee stays below the smallest import - feed-in spread
+(0.12), the range in which individual rationality is possible at all (the case above it is a known
+bug, see test_baseline_rules.py). Rules are the ones registered at collection time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from p2psim.agents import Aggregator, Battery, Household
+from p2psim.markets import MARKETS, ClearingContext, make_market
+
+from p2psim.settlement import Prices, interval_costs
+from p2psim.testing import check_market, check_participant, energy_cost, random_book, self_consumption_cost
+
+TOL = 1e-6
+RULES = sorted(MARKETS)
+IR_RULES = [name for name in RULES if MARKETS[name].promises_individual_rationality and name != "grid_only_v1"]
+POOL_RULES = [name for name in ("mid_market_rate_v1", "sdr_v1", "bill_sharing_v1") if name in MARKETS]
+
+books = st.builds(
+    lambda seed, n, horizon, battery_share, fee: random_book(
+        np.random.default_rng(seed), n=n, horizon=horizon, battery_share=battery_share, fee_per_kwh=fee),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 6),
+    horizon=st.integers(1, 8),
+    battery_share=st.sampled_from([0.0, 0.5, 1.0]),
+    fee=st.sampled_from([0.0, 0.02, 0.05, 0.1]),
+)
+
+
+def _clear(name, book, feeder, seed=0):
+    return make_market(name).clear(book, ClearingContext(feeder=feeder, rng=np.random.default_rng(seed)))
+
+
+@pytest.mark.parametrize("name", RULES)
+@given(drawn=books)
+def test_energy_balance_and_physical_limits(name, drawn):
+    book, feeder = drawn
+    c = _clear(name, book, feeder)
+    for field in ("grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "charge_kw",
+                  "discharge_kw", "curtail_kw"):
+        values = getattr(c, field)
+        assert values.shape == book.load_kw.shape, field
+        assert values.min() >= -TOL, f"{field} negative: {values.min()}"
+    # per participant and interval: load - pv + curtail + charge - discharge + shift = net import
+    use = book.load_kw - book.pv_kw + c.curtail_kw + c.charge_kw - c.discharge_kw + c.shift_kw
+    np.testing.assert_allclose(use, c.net_import_kw(), atol=TOL)
+    # the pool is balanced in every interval
+    np.testing.assert_allclose(c.pool_buy_kw.sum(0), c.pool_sell_kw.sum(0), atol=TOL)
+    # curtailment never exceeds the PV there is
+    assert (c.curtail_kw <= book.pv_kw + TOL).all()
+    # battery: inside its window and following its own dynamics
+    assert (c.soc_kwh >= book.soc_min_kwh[:, None] - TOL).all()
+    assert (c.soc_kwh <= book.soc_max_kwh[:, None] + TOL).all()
+    previous = np.column_stack([book.soc_initial_kwh, c.soc_kwh[:, :-1]])
+    step = book.interval_hours * (book.charge_efficiency[:, None] * c.charge_kw
+                                  - c.discharge_kw / book.discharge_efficiency[:, None])
+    np.testing.assert_allclose(c.soc_kwh, previous + step, atol=TOL)
+    assert (c.charge_kw <= book.max_charge_kw[:, None] + TOL).all()
+    assert (c.discharge_kw <= book.max_discharge_kw[:, None] + TOL).all()
+    # flexible load only moves: energy is conserved over the day
+    np.testing.assert_allclose(c.shift_kw.sum(axis=1), 0.0, atol=TOL)
+
+
+@pytest.mark.parametrize("name", RULES)
+@given(drawn=books)
+def test_pool_money_balances(name, drawn):
+    book, feeder = drawn
+    c = _clear(name, book, feeder)
+    zeros = np.zeros_like(book.load_kw)
+    flows = {"grid_import_kw": c.grid_import_kw, "grid_export_kw": c.grid_export_kw, "pool_buy_kw": c.pool_buy_kw,
+             "pool_sell_kw": c.pool_sell_kw, "imbalance_import_kw": zeros, "imbalance_export_kw": zeros}
+    prices = Prices(book.import_price_per_kwh, book.export_price_per_kwh, c.pool_price_per_kwh,
+                    book.p2p_fee_per_kwh, book.peak_price_per_kw)
+    costs = interval_costs(flows, prices, book.interval_hours)
+    # what buyers pay the pool, sellers receive, interval by interval
+    np.testing.assert_allclose(costs["pool_cost"].sum(axis=0), 0.0, atol=TOL)
+    # so the community's energy cost is exactly what the grid and the network operator collect
+    dt = book.interval_hours
+    collected = dt * ((book.import_price_per_kwh * c.grid_import_kw.sum(0)).sum()
+                      - (book.export_price_per_kwh * c.grid_export_kw.sum(0)).sum()
+                      + (book.p2p_fee_per_kwh * c.pool_buy_kw.sum(0)).sum())
+    assert energy_cost(book, c).sum() == pytest.approx(collected, abs=TOL)
+
+
+@pytest.mark.parametrize("name", IR_RULES)
+@given(drawn=books)
+def test_clearing_price_within_feed_in_and_retail_minus_fee(name, drawn):
+    book, feeder = drawn
+    c = _clear(name, book, feeder)
+    traded = c.pool_buy_kw.sum(0) > TOL
+    price = c.pool_price_per_kwh[traded]
+    assert (price >= book.export_price_per_kwh[traded] - TOL).all()
+    assert (price <= book.import_price_per_kwh[traded] - book.p2p_fee_per_kwh[traded] + TOL).all()
+
+
+@pytest.mark.parametrize("name", IR_RULES)
+@given(drawn=books)
+def test_nobody_pays_more_than_alone_with_self_consumption(name, drawn):
+    book, feeder = drawn
+    excess = energy_cost(book, _clear(name, book, feeder)) - self_consumption_cost(book)
+    assert excess.max() <= TOL, f"participant {int(excess.argmax())} pays {excess.max():.6f} more than alone"
+
+
+@pytest.mark.parametrize("name", POOL_RULES)
+@given(drawn=books)
+def test_pool_rules_match_the_whole_possible_volume(name, drawn):
+    # Q = min(D, S): in no interval does one participant import while another exports
+    book, feeder = drawn
+    c = _clear(name, book, feeder)
+    both = np.minimum(c.grid_import_kw.sum(0), c.grid_export_kw.sum(0))
+    np.testing.assert_allclose(both, 0.0, atol=TOL)
+    # and the volumes are those of mid-market rate (the three differ only in the price)
+    reference = _clear("mid_market_rate_v1", book, feeder)
+    np.testing.assert_allclose(c.pool_buy_kw, reference.pool_buy_kw, atol=1e-12)
+
+
+@given(drawn=books)
+def test_bill_sharing_prices_local_energy_at_zero(drawn):
+    book, feeder = drawn
+    np.testing.assert_array_equal(_clear("bill_sharing_v1", book, feeder).pool_price_per_kwh, 0.0)
+
+
+@given(drawn=books)
+def test_grid_only_never_trades(drawn):
+    book, feeder = drawn
+    c = _clear("grid_only_v1", book, feeder)
+    np.testing.assert_array_equal(c.pool_buy_kw, 0.0)
+    np.testing.assert_array_equal(c.pool_sell_kw, 0.0)
+
+
+@pytest.mark.parametrize("name", RULES, ids=RULES)
+def test_check_market_passes(name):
+    check_market(name, books=8, seed=0)
+
+
+def test_check_market_catches_a_broken_rule():
+    # a rule that forgets the sellers' side of the pool must be refused, with the rule named
+    class Leaky(MARKETS["mid_market_rate_v1"]):
+        name = "leaky_v1"
+
+        def clear(self, book, context):
+            c = super().clear(book, context)
+            return type(c)(**{**c.__dict__, "pool_sell_kw": np.zeros_like(c.pool_sell_kw)})
+
+    with pytest.raises(AssertionError, match="leaky_v1"):
+        check_market(Leaky(), books=8, seed=0)
+
+
+@pytest.mark.parametrize("cls", [Household, Battery, Aggregator], ids=lambda c: c.__name__)
+def test_check_participant_passes(cls):
+    check_participant(cls)
+
+
+def test_check_participant_catches_a_wrong_shape():
+    class Broken(Household):
+        def forecast(self, day, rng):
+            profile = super().forecast(day, rng)
+            return type(profile)(profile.load_kw[:-1], profile.pv_kw)
+
+    with pytest.raises(AssertionError, match="Broken"):
+        check_participant(Broken)
+
+
+# -- the registry ---------------------------------------------------------------------------------------
+
+
+def _versions(*names):
+    """Dummy mid-market-rate subclasses registered under ``names``."""
+    return {name: type(name, (MARKETS["mid_market_rate_v1"],), {"name": name}) for name in names}
+
+
+def test_alias_resolves_to_the_newest_version(monkeypatch):
+    from p2psim.markets import resolve_market_name
+
+    for name, cls in _versions("toy_v1", "toy_v2").items():
+        monkeypatch.setitem(MARKETS, name, cls)
+    assert resolve_market_name("toy") == "toy_v2"
+    assert resolve_market_name("toy_v1") == "toy_v1"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: markets/__init__.py resolve_market_name sorts versions as text, "
+                   "so 'toy' resolves to toy_v2 rather than the newest toy_v10")
+def test_alias_resolves_to_the_newest_of_ten_versions(monkeypatch):
+    from p2psim.markets import resolve_market_name
+
+    for name, cls in _versions("toy_v1", "toy_v2", "toy_v10").items():
+        monkeypatch.setitem(MARKETS, name, cls)
+    assert resolve_market_name("toy") == "toy_v10"
+
+
+def test_unknown_market_and_bad_registration():
+    from p2psim.markets import register_market
+
+    from p2psim.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"no market named 'sdr_v2'.*did you mean 'sdr_v1'\?") as info:
+        make_market("sdr_v2")
+    assert info.value.exit_status == 2
+    with pytest.raises(TypeError, match="Market subclass"):
+        register_market("nope_v1", dict)
+    assert "nope_v1" not in MARKETS
+
+
+# -- bilateral attribution of pool trades (markets/matching.py) -------------------------------------------
+
+
+def _clearing_with_pool(book, buy, sell):
+    from p2psim.markets import Clearing
+
+    zeros = np.zeros_like(book.load_kw)
+    buy, sell = np.asarray(buy, float), np.asarray(sell, float)
+    return Clearing(market="hand", grid_import_kw=zeros, grid_export_kw=zeros, pool_buy_kw=buy, pool_sell_kw=sell,
+                    charge_kw=zeros, discharge_kw=zeros, soc_kwh=zeros, curtail_kw=zeros, shift_kw=zeros,
+                    pool_price_per_kwh=np.full(book.n_intervals, 0.2))
+
+
+def test_bilateral_trades_nearest_seller_first_by_hand():
+    from dataclasses import replace
+
+    from p2psim.markets.matching import bilateral_trades
+
+    from p2psim.feeder import Feeder, LineSpec
+
+    # root -0.1- a -0.2- b ; root -0.4- c.  P0 buys 2 at a, P1 sells 1 at b, P2 sells 2 at c, P3 buys 1 at c.
+    feeder = Feeder(buses=("root", "a", "b", "c"), root_bus="root", transformer_limit_kw=100.0, lines=(
+        LineSpec(id="l1", from_bus="root", to_bus="a", rating_kw=50.0, length_km=0.1),
+        LineSpec(id="l2", from_bus="a", to_bus="b", rating_kw=50.0, length_km=0.2),
+        LineSpec(id="l3", from_bus="root", to_bus="c", rating_kw=50.0, length_km=0.4)))
+    book, _ = random_book(np.random.default_rng(0), n=4, horizon=1)
+    book = replace(book, participant_ids=("P0", "P1", "P2", "P3"), bus_index=np.array([1, 2, 3, 3]))
+    clearing = _clearing_with_pool(book, buy=[[2], [0], [0], [1]], sell=[[0], [1], [2], [0]])
+    trades = bilateral_trades(clearing, book, feeder)
+    # pairs by distance: P3-P2 0 km (1 kWh, P2 keeps 1), P0-P1 0.2 km (1 kWh), P0-P2 0.1 + 0.4 = 0.5 km (1 kWh);
+    # P3-P1 (0.7 km) has nothing left to trade
+    rows = {(r.buyer, r.seller): (round(r.energy_kwh, 9), round(r.distance_km, 9)) for r in trades.itertuples()}
+    assert rows == {("P0", "P1"): (1.0, 0.2), ("P0", "P2"): (1.0, 0.5), ("P3", "P2"): (1.0, 0.0)}
+    np.testing.assert_allclose(trades.price_per_kwh, 0.2)
+
+
+@pytest.mark.parametrize("name", RULES)
+@given(drawn=books)
+def test_bilateral_trades_conserve_the_pool(name, drawn):
+    from p2psim.markets.matching import bilateral_trades
+
+    book, feeder = drawn
+    c = _clear(name, book, feeder)
+    trades = bilateral_trades(c, book, feeder)
+    dt = book.interval_hours
+    bought = np.zeros_like(book.load_kw)
+    sold = np.zeros_like(book.load_kw)
+    index = {pid: k for k, pid in enumerate(book.participant_ids)}
+    for r in trades.itertuples():
+        bought[index[r.buyer], r.interval] += r.energy_kwh
+        sold[index[r.seller], r.interval] += r.energy_kwh
+        assert r.price_per_kwh == c.pool_price_per_kwh[r.interval]
+        assert r.buyer != r.seller
+    np.testing.assert_allclose(bought, c.pool_buy_kw * dt, atol=1e-8)
+    np.testing.assert_allclose(sold, c.pool_sell_kw * dt, atol=1e-8)

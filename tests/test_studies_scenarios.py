@@ -1,0 +1,131 @@
+"""The six scenario studies: each builds on its SimBench feeder and runs one day through the runner.
+
+SimBench grids are cached per process (``load_simbench_grid`` and the studies' own caches), so
+the module loads each grid once; one day of every study is run once and shared by the checks.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from p2psim.markets import MARKETS
+
+from p2psim.runner import run
+from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+SCENARIOS = {
+    "rural": "1-LV-rural1--0-sw",
+    "semiurban": "1-LV-semiurb4--0-sw",
+    "urban": "1-LV-urban6--0-sw",
+    "winter": "1-LV-rural3--0-sw",
+    "ev_evening": "1-LV-rural2--0-sw",
+    "mixed_income": "1-LV-semiurb5--0-sw",
+}
+NEW = ("semiurban", "urban", "winter", "ev_evening", "mixed_income")
+
+
+@cache
+def study(name: str) -> Study:
+    return load_study(STUDIES / f"{name}.py")
+
+
+@cache
+def one_day(name: str):
+    """One day of the study with its own market (eqwm_v1 once registered)."""
+    market = study(name).market if study(name).market in MARKETS else "mid_market_rate_v1"
+    return run(apply_overrides(study(name), ["days=1", f"market={market}"]))
+
+
+@pytest.mark.parametrize("name", NEW)  # rural runs in test_cli.py
+def test_study_runs_one_day(name):
+    result = one_day(name)
+    s = result.summary
+    assert result.study.days == 1 and s["days"] == 1.0
+    assert result.scenario.horizon == 24
+    for key in ("peak_reduction_pct", "cooperative_gain_per_day", "self_sufficiency_pct", "solar_utilisation_pct",
+                "gini_benefit", "min_relative_saving_pct", "total_cost", "solve_time_s"):
+        assert np.isfinite(s[key]), key
+    assert s["standalone_total_cost"] > 0
+    assert SCENARIOS[name] in result.scenario.source or isinstance(study(name).community, ExplicitCommunity)
+    assert set(result.bills.participant) == set(result.scenario.ids)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_study_documents_its_assumptions(name):
+    s = study(name)
+    doc = s.description
+    assert SCENARIOS[name] in doc
+    for word in ("Assumptions", "Tariffs", "ODbL", "income"):
+        assert word in doc, word
+    assert s.market in {"eqwm_v1", "mid_market_rate_v1"}
+    assert dict(s.class_weights) == {"low": 1.0, "middle": 1.0, "high": 1.0}
+    if isinstance(s.community, SimBenchCommunity):
+        assert s.community.grid_code == SCENARIOS[name]
+
+
+def test_winter_is_a_january_week_with_little_pv():
+    s = study("winter")
+    assert s.start_day == 10 and s.days == 7
+    winter = one_day("winter").dispatch
+    summer = run(apply_overrides(s, ["days=1", "start_day=152", "market=grid_only_v1"])).dispatch
+    assert winter.load_kw.sum() > summer.load_kw.sum()
+    assert winter.pv_kw.sum() < 0.5 * summer.pv_kw.sum()
+
+
+def test_urban_renters_have_no_roofs_and_share_a_garden():
+    scenario = one_day("urban").scenario
+    homes = [p for p in scenario.participants if p.kind in ("household", "commercial")]
+    gardens = [p for p in scenario.participants if p.kind == "solar_garden"]
+    assert homes and all(p.pv_peak_kw == 0 and not p.pv_kw.any() and p.battery is None for p in homes)
+    assert len(gardens) == 5 and {p.socio_class for p in gardens} == {"community"}
+    assert sum(p.pv_peak_kw for p in gardens) == pytest.approx(171.2)
+    battery = next(p for p in scenario.participants if p.kind == "aggregator").battery
+    assert battery.capacity_kwh == 150.0
+    shares = {c: sum(p.socio_class == c for p in homes) / len(homes) for c in ("low", "middle", "high")}
+    assert shares["low"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_ev_households_charge_in_the_evening_and_are_flexible():
+    scenario = one_day("ev_evening").scenario
+    evs = [p for p in scenario.participants if p.id.startswith("ev-")]
+    others = [p for p in scenario.participants if p.kind == "household" and not p.id.startswith("ev-")]
+    assert 20 <= len(evs) <= 60
+    assert {p.flexible_share for p in evs} == {0.6} and {p.flexible_share for p in others} == {0.1}
+    by_class = {c: sum(p.socio_class == c for p in evs) for c in ("low", "middle", "high")}
+    assert by_class["high"] > by_class["low"]
+    # the week's EV-household load is heavier in the evening than the rest of the community's
+    week = replace(study("ev_evening"), days=7).community.participants
+    ev_load = np.sum([p.load_kw for p in week if p.id.startswith("ev-")], axis=0).reshape(7, 24).mean(axis=0)
+    assert ev_load[16:21].mean() > ev_load[0:6].mean()
+
+
+def test_mixed_income_has_a_public_anchor_and_a_wide_income_spread():
+    scenario = one_day("mixed_income").scenario
+    public = [p for p in scenario.participants if p.kind == "public"]
+    assert len(public) == 1 and public[0].socio_class == "public" and public[0].pv_peak_kw == 100.0
+    week = next(p for p in study("mixed_income").community.participants if p.kind == "public")
+    assert week.pv_kw.sum() > 2 * week.load_kw.sum() > 0  # a net exporter over the June week
+    income = {c: np.median([p.income_per_year for p in scenario.participants if p.socio_class == c])
+              for c in ("low", "high")}
+    assert income["high"] / income["low"] > 5
+
+
+@pytest.mark.parametrize("name", ["urban", "ev_evening", "mixed_income"])
+def test_explicit_communities_follow_days_and_seed(name):
+    s = study(name)
+    two = apply_overrides(s, ["days=2"])
+    assert all(p.load_kw.shape == (48,) for p in two.community.participants)
+    other_seed = replace(two, seed=5)
+    assert [p.socio_class for p in other_seed.community.participants] != [
+        p.socio_class for p in two.community.participants]
+    same = replace(two, market="grid_only_v1")
+    assert same.community is two.community  # no rebuild when neither calendar nor seed changes
+    plain = pickle.loads(pickle.dumps(two))
+    assert type(plain) is Study and type(plain.community) is ExplicitCommunity
+    assert len(plain.community.participants) == len(two.community.participants)
