@@ -73,10 +73,15 @@ def coordinator_stage(result):
     def write(res, directory: Path) -> None:
         table.to_parquet(directory / "coordinator.parquet", index=False)
         png = plot_coordinator(table, directory / "coordinator.png")
-        text = (f"Weights set by {note}; the first day uses the study's weights." if note else
-                "No coordinator policy: every day is cleared with the study's class weights.")
-        text += (f" Gini of normalised benefit: first day {table.gini_benefit.iloc[0]:.3f}, "
-                 f"last day {table.gini_benefit.iloc[-1]:.3f}.")
+        text = (
+            f"Weights set by {note}; the first day uses the study's weights."
+            if note
+            else "No coordinator policy: every day is cleared with the study's class weights."
+        )
+        text += (
+            f" Gini of normalised benefit: first day {table.gini_benefit.iloc[0]:.3f}, "
+            f"last day {table.gini_benefit.iloc[-1]:.3f}."
+        )
         res.extras.setdefault("report_sections", []).append(("Coordinator", text, [png]))
 
     return write

@@ -30,21 +30,21 @@ class Ledger:
     solver_records: list[dict[str, Any]] = field(default_factory=list)
     day_records: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._ids = np.array(self.ids, dtype=object)
+
     def _frame(self, day: int, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
         n, horizon = next(iter(arrays.values())).shape
-        base = pd.Timestamp(self.start) + pd.Timedelta(days=day)
-        times = base + pd.to_timedelta(np.arange(horizon) * self.interval_minutes, unit="min")
-        frame = pd.DataFrame(
-            {
-                "day": np.full(n * horizon, day, dtype=np.int32),
-                "interval": np.tile(np.arange(horizon, dtype=np.int32), n),
-                "timestamp": np.tile(times.to_numpy(), n),
-                "participant": np.repeat(np.array(self.ids, dtype=object), horizon),
-            }
-        )
-        for name, values in arrays.items():
-            frame[name] = np.asarray(values, dtype=float).reshape(-1)
-        return frame
+        first = np.datetime64(self.start, "m") + np.timedelta64(day * 1440, "m")
+        times = first + np.arange(horizon) * np.timedelta64(self.interval_minutes, "m")
+        columns = {
+            "day": np.full(n * horizon, day, dtype=np.int32),
+            "interval": np.tile(np.arange(horizon, dtype=np.int32), n),
+            "timestamp": np.tile(times.astype("datetime64[ns]"), n),
+            "participant": np.repeat(self._ids, horizon),
+        }
+        columns.update({name: np.asarray(values, dtype=float).reshape(-1) for name, values in arrays.items()})
+        return pd.DataFrame(columns, copy=False)
 
     def append_dispatch(self, day: int, flows: dict[str, np.ndarray], extra: dict[str, np.ndarray]) -> None:
         """Append the day's delivered flows (n x T each) and extra per-interval columns."""
@@ -59,10 +59,9 @@ class Ledger:
 
     def append_bills(self, day: int, columns: dict[str, np.ndarray]) -> None:
         """Append one row per participant with the day's bill components."""
-        frame = pd.DataFrame({"day": np.full(len(self.ids), day, np.int32), "participant": list(self.ids)})
-        for name, values in columns.items():
-            frame[name] = np.asarray(values, dtype=float)
-        self._bills.append(frame)
+        data = {"day": np.full(len(self.ids), day, np.int32), "participant": self._ids}
+        data.update({name: np.asarray(values, dtype=float) for name, values in columns.items()})
+        self._bills.append(pd.DataFrame(data, copy=False))
 
     def append_solver_records(self, day: int, market: str, records: list[dict[str, Any]]) -> None:
         """Append solver records of one clearing."""

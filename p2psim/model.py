@@ -212,8 +212,9 @@ class CommunityModel(mesa.Model):
             member.soc_kwh = float(soc[k])
         if self.options.check_invariants:
             check_energy_balance(today["flows"], self.ids, day, interval)
-            costs = interval_costs(today["flows"], self._prices(today), self.scenario.interval_hours)
-            check_money_balance(costs, day, interval)
+            if "costs" not in today:  # the day's cost components, computed once, checked per interval
+                today["costs"] = interval_costs(today["flows"], self._prices(today), self.scenario.interval_hours)
+            check_money_balance(today["costs"], day, interval)
 
     def _prices(self, today: dict[str, Any], clearing: Clearing | None = None) -> Prices:
         book: OrderBook = today["book"]

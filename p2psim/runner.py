@@ -8,10 +8,7 @@ nothing half-written).
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
@@ -26,6 +23,7 @@ from p2psim.data.community import build_scenario
 from p2psim.markets import make_market, resolve_market_name
 from p2psim.metrics import summarise
 from p2psim.model import CommunityModel, DayHook, RunOptions
+from p2psim.outputs import staging_directory
 from p2psim.scenario import Scenario
 from p2psim.study import Study
 
@@ -98,7 +96,10 @@ def run(
 
     coordinator, note = coordinator_hooks(study)
     model = CommunityModel(
-        scenario, make_market(study.market), seed=study.seed, options=run_options(study),
+        scenario,
+        make_market(study.market),
+        seed=study.seed,
+        options=run_options(study),
         day_hooks=(*coordinator, *day_hooks),
     )
     tick = time.perf_counter()
@@ -173,6 +174,30 @@ def study_settings(study: Study) -> dict[str, Any]:
     return settings
 
 
+def write_tables(result: RunResult, directory: Path) -> None:
+    """Write the run's Parquet tables, summary.json and run.json into ``directory``."""
+    result.dispatch.to_parquet(directory / "dispatch.parquet", index=False)
+    result.trades.to_parquet(directory / "trades.parquet", index=False)
+    result.bills.to_parquet(directory / "bills.parquet", index=False)
+    result.participants.to_parquet(directory / "participants.parquet", index=False)
+    pd.DataFrame(result.solver_records).to_parquet(directory / "solver_records.parquet", index=False)
+    summary = dict(result.summary)
+    summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")
+    (directory / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
+    run_json = {
+        "study": result.study.name,
+        "seed": result.study.seed,
+        "market": result.study.market,
+        "settings": study_settings(result.study),
+        "scenario_source": result.scenario.source,
+        "versions": versions(),
+        "timings_s": result.timings_s,
+        "solver_records": result.solver_records,
+        "solvers_used": sorted({r.get("backend", "") for r in result.solver_records} - {""}),
+    }
+    (directory / "run.json").write_text(json.dumps(_jsonable(run_json), indent=2))
+
+
 def write_run(
     result: RunResult,
     out: str | Path,
@@ -182,41 +207,12 @@ def write_run(
 ) -> Path:
     """Write tables, summary, run metadata and report to ``out`` atomically; return the path."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        result.dispatch.to_parquet(staging / "dispatch.parquet", index=False)
-        result.trades.to_parquet(staging / "trades.parquet", index=False)
-        result.bills.to_parquet(staging / "bills.parquet", index=False)
-        result.participants.to_parquet(staging / "participants.parquet", index=False)
-        pd.DataFrame(result.solver_records).to_parquet(staging / "solver_records.parquet", index=False)
-        summary = dict(result.summary)
-        summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")
-        (staging / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
-        run_json = {
-            "study": result.study.name,
-            "seed": result.study.seed,
-            "market": result.study.market,
-            "settings": study_settings(result.study),
-            "scenario_source": result.scenario.source,
-            "versions": versions(),
-            "timings_s": result.timings_s,
-            "solver_records": result.solver_records,
-            "solvers_used": sorted({r.get("backend", "") for r in result.solver_records} - {""}),
-        }
-        (staging / "run.json").write_text(json.dumps(_jsonable(run_json), indent=2))
+    with staging_directory(out) as staging:
+        write_tables(result, staging)
         for writer in writers:
             writer(result, staging)
         if report:
             from p2psim.report import write_report
 
             write_report(result, staging)
-        if out.exists():
-            trash = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
