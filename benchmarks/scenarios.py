@@ -7,12 +7,15 @@
 Runs ``p2psim.sweep`` (local process pool, resumable in ``--sweep-dir``) over the studies rural,
 semiurban, urban, winter, ev_evening and mixed_income under grid_only_v1, mid_market_rate_v1 and
 eqwm_v1 with the studies' equal class weights, plus eqwm_v1 driven by the trained equity coordinator
-where :mod:`p2psim.rl.policy` and a policy for the scenario exist (otherwise that column says
-"n/a: coordinator not available"). For each scenario and market it reports the mean (and the
-spread over seeds) of: peak demand reduction, cooperative gain per day, self-sufficiency, solar
-utilisation, the Gini of normalised benefit on the first and on the last day of the episode, the
-worst-off class's saving and the solve times. The seed paper's headline figures sit in a context
-column. Every other figure in the table comes from the runs of this command.
+where :mod:`p2psim.rl.policy` and a policy for the scenario exist (the study's
+``coordinator_policy`` or a policy shipped under the scenario's name; otherwise that column says
+"n/a: coordinator not available"). The three plain columns switch any study coordinator off
+(``coordinator_policy=None``), so eqwm_v1 there keeps the equal class weights all week. For each
+scenario and market it reports the mean (and the spread over seeds) of: peak demand reduction,
+cooperative gain per day, self-sufficiency, solar utilisation, the Gini of normalised benefit on the
+first and on the last day of the episode, the worst-off class's saving and the solve times. The
+seed paper's headline figures sit in a context column. Every other figure in the table comes from
+the runs of this command.
 
 Scaling: the same sub-grid (every scenario under eqwm_v1, two seeds, ``--scaling-days`` days) run
 from scratch with 1 and with 2 workers, side by side (order 1, 2, 2, 1; the faster of each pair is
@@ -78,7 +81,8 @@ def coordinator_policy(name: str) -> tuple[str | None, str]:
     study = load_study(study_path(name))
     candidates = []
     if study.coordinator_policy:
-        candidates.append(study_path(name).parent / study.coordinator_policy)
+        policy = study.coordinator_policy
+        candidates += [Path(policy), study_path(name).parent / policy, SHIPPED / policy]
     candidates.append(SHIPPED / name)
     for candidate in candidates:
         if (candidate / "model.zip").is_file():
@@ -99,7 +103,7 @@ def main_sweep(args, policies: dict[str, str | None]) -> pd.DataFrame:
     from p2psim.sweep import sweep
 
     studies = [study_path(name) for name in args.scenarios]
-    settings = [("market", list(MARKETS)), ("days", [str(args.days)])]
+    settings = [("market", list(MARKETS)), ("days", [str(args.days)]), ("coordinator_policy", ["None"])]
     rows, stats = sweep(studies, settings, args.seeds, out=args.sweep_dir, backend="local", workers=args.workers)
     print(f"main sweep: {stats}", file=sys.stderr)
     frames = [pd.DataFrame(rows).assign(variant=lambda d: d.market)]
@@ -123,18 +127,20 @@ def scaling(args) -> dict:
     from p2psim.sweep import build_grid, deterministic_columns, sweep, validate_grid
 
     studies = [study_path(name) for name in args.scenarios]
-    settings = [("market", ["eqwm_v1"]), ("days", [str(args.scaling_days)])]
+    settings = [("market", ["eqwm_v1"]), ("days", [str(args.scaling_days)]), ("coordinator_policy", ["None"])]
     seeds = [0, 1]
     validate_grid(build_grid(studies, settings, seeds))
     out: dict = {"runs": len(studies) * len(seeds), "days": args.scaling_days, "load_before": os.getloadavg(),
-                 "walls": {1: [], 2: []}}
+                 "walls": {1: [], 2: []}, "cores": {1: [], 2: []}}
     tables = {}
     for workers in (1, 2, 2, 1):
         folder = Path(tempfile.mkdtemp(prefix=f"scaling-{workers}w-"))
         try:
             start = time.perf_counter()
             rows, stats = sweep(studies, settings, seeds, out=folder, backend="local", workers=workers)
-            out["walls"][workers].append(time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            out["walls"][workers].append(wall)
+            out["cores"][workers].append(sum(row["time_cpu_s"] for row in rows) / wall)
             out[f"failed_{workers}"] = out.get(f"failed_{workers}", 0) + stats["failed"]
             frame = pd.DataFrame(rows)
             table = frame[deterministic_columns(frame.columns)]
@@ -144,6 +150,8 @@ def scaling(args) -> dict:
             shutil.rmtree(folder, ignore_errors=True)
     out["load_after"] = os.getloadavg()
     out["wall_1_s"], out["wall_2_s"] = min(out["walls"][1]), min(out["walls"][2])
+    for workers in (1, 2):  # cores the runs actually got (CPU seconds of the runs / wall seconds), kept run
+        out[f"cores_{workers}"] = out["cores"][workers][out["walls"][workers].index(out[f"wall_{workers}_s"])]
     out["speedup"] = out["wall_1_s"] / out["wall_2_s"]
     return out
 
@@ -226,9 +234,15 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
             f"The same {scale['runs']} runs (every scenario under eqwm_v1, seeds 0 and 1, {scale['days']} day(s)), "
             "each time from an empty sweep directory (worker start-up, imports and study loading included), "
             "in the order 1, 2, 2, 1 workers; each setting keeps its faster run:", "",
-            "| workers | wall time (s), kept | all runs (s) |", "|---|---|---|",
-            f"| 1 | {scale['wall_1_s']:.1f} | {', '.join(f'{w:.1f}' for w in scale['walls'][1])} |",
-            f"| 2 | {scale['wall_2_s']:.1f} | {', '.join(f'{w:.1f}' for w in scale['walls'][2])} |", "",
+            "| workers | wall time (s), kept | all runs (s) | CPU cores the runs obtained (kept run) |",
+            "|---|---|---|---|",
+            f"| 1 | {scale['wall_1_s']:.1f} | {', '.join(f'{w:.1f}' for w in scale['walls'][1])} | "
+            f"{scale['cores_1']:.2f} |",
+            f"| 2 | {scale['wall_2_s']:.1f} | {', '.join(f'{w:.1f}' for w in scale['walls'][2])} | "
+            f"{scale['cores_2']:.2f} |", "",
+            "CPU cores obtained = CPU seconds of all runs / wall seconds of the sweep: 1.0 per worker on an idle "
+            "machine; less when other processes share the cores, which caps the speed-up at about "
+            f"{scale['cores_2']:.2f} / {scale['cores_1']:.2f} = {scale['cores_2'] / scale['cores_1']:.2f}x here.", "",
             f"Speed-up with 2 workers: **{scale['speedup']:.2f}x** (target >= {SPEEDUP_TARGET}x: "
             f"{'met' if scale['speedup'] >= SPEEDUP_TARGET else 'NOT met'}). Rows identical between the two "
             f"(timings aside): {'yes' if scale['identical'] else 'NO'}. Failed runs: "

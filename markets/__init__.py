@@ -40,13 +40,19 @@ def register_market(name: str, cls: type[Market]) -> None:
     MARKETS[name] = cls
 
 
+def _split_version(key: str) -> tuple[str, int]:
+    """``"eqwm_v1"`` -> ``("eqwm", 1)``; a name without a version -> ``(name, -1)``."""
+    base, sep, number = key.rpartition("_v")
+    return (base, int(number)) if sep and number.isdigit() else (key, -1)
+
+
 def resolve_market_name(name: str) -> str:
     """Return the registered versioned name for ``name`` (an exact name or an unversioned alias)."""
     if name in MARKETS:
         return name
-    versions = sorted(k for k in MARKETS if k.rsplit("_v", 1)[0] == name)
+    versions = [k for k in MARKETS if _split_version(k)[0] == name and _split_version(k)[1] >= 0]
     if versions:
-        return versions[-1]
+        return max(versions, key=lambda k: _split_version(k)[1])  # numeric: v10 is newer than v2
     raise unknown_name("market", name, MARKETS)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from p2psim.markets._community_lp import DayModel, build_day_model
-from p2psim.markets._lp import new_highs, pass_model, read_highs
+from p2psim.markets._lp import _HIGHS_STATUS, new_highs, pass_model, read_highs
 from p2psim.markets.base import ClearingContext
 from p2psim.markets.book import OrderBook
 
@@ -124,10 +124,10 @@ class CoalitionSolver:
                                          np.where(on_r, lp.row_upper[rows], 0.0))
         self._mask = mask.copy()
 
-    def _run(self, members) -> object:
+    def _solve(self, members) -> None:
         n = self.book.n_participants
         members = np.asarray(members)
-        mask = members.astype(bool) if members.dtype == bool else np.isin(np.arange(n), members)
+        mask = members if members.dtype == bool else np.isin(np.arange(n), members)
         if mask.shape != (n,):
             raise ValueError(f"members must be a mask of length {n} or participant indices")
         self._set_members(mask)
@@ -135,6 +135,9 @@ class CoalitionSolver:
         self._highs.setOptionValue("time_limit", self._highs.getRunTime() + float(self.context.solver.time_limit_s))
         self._highs.run()
         self.n_solves += 1
+
+    def _run(self, members) -> object:
+        self._solve(members)
         return read_highs(self._highs, self.model.lp, 0.0)
 
     def cost(self, members) -> float:
@@ -143,13 +146,13 @@ class CoalitionSolver:
         Returns ``inf`` when the coalition cannot operate alone (its members' loads break a feeder
         limit that only non-members' storage relieved).
         """
-        result = self._run(members)
-        if result.status == "optimal":
-            return float(result.objective)
-        if result.status in ("infeasible", "infeasible_or_unbounded"):
+        self._solve(members)  # only status and objective are read: no solution or dual copies
+        status = _HIGHS_STATUS.get(self._highs.getModelStatus().name, "error")
+        if status == "optimal":
+            return float(self._highs.getInfo().objective_function_value)
+        if status in ("infeasible", "infeasible_or_unbounded"):
             return float("inf")
-        raise ClearingError(f"day {self.context.day}: coalition LP ended with status {result.status}",
-                            status=result.status)
+        raise ClearingError(f"day {self.context.day}: coalition LP ended with status {status}", status=status)
 
     def grand_duals(self) -> CoalitionDuals:
         """Solve the grand coalition and return its duals with owners and active bounds."""

@@ -62,6 +62,8 @@ class UniformDoubleAuction(Market):
         eligible_sell = np.zeros_like(net)
         traded = np.zeros(horizon)
         for t in range(horizon):
+            if span[t] < 0:  # the fee exceeds import - export: no price suits both sides
+                continue
             p, q = uniform_price(limit[:, t], demand[:, t], limit[:, t], supply[:, t])
             if q > 0:
                 price[t], traded[t] = p, q

@@ -4,7 +4,8 @@ All three run the self-consumption battery rule (:mod:`p2psim.markets._selfconsu
 trade, every interval, the matched volume Q = min(D, S) of the community's total net demand D and
 net supply S through the pool, shared pro rata among buyers and among sellers; the rest goes to the
 grid at the tariff. They differ only in the pool price p (sellers receive p, buyers pay p + fee). Rules that promise
-individual rationality cap p at import - fee, so a pool kWh never costs a buyer more than the grid:
+individual rationality cap p at import - fee, so a pool kWh never costs a buyer more than the grid,
+and do not trade in intervals where the fee exceeds import - export (no price suits both sides):
 
 - ``mid_market_rate_v1`` (Long et al. 2017): p = (import + export) / 2.
 - ``sdr_v1`` supply-demand ratio (Liu et al. 2017), SDR = S / D:
@@ -40,6 +41,9 @@ class PoolRule(Market):
         demand = np.clip(plan.net_import_kw, 0, None).sum(axis=0)
         supply = np.clip(-plan.net_import_kw, 0, None).sum(axis=0)
         traded = np.minimum(demand, supply)
+        if self.promises_individual_rationality:
+            # a fee above import - export makes every local trade worse than the grid for someone
+            traded = np.where(book.import_price_per_kwh - book.p2p_fee_per_kwh >= book.export_price_per_kwh, traded, 0.0)
         grid_import, grid_export, pool_buy, pool_sell = split_pool(plan.net_import_kw, traded)
         price = self.pool_price(book, demand, supply)
         if self.promises_individual_rationality:

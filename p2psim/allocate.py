@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 
 from p2psim.game.energy import DayGameSpec, EnergyDayGame, day_specs, map_days
+from p2psim.game.shapley_sampling import antithetic_min_budget, stratified_min_budget
+from p2psim.game.weighted import weighted_min_budget
 from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, jain
+
+SAMPLER_MINIMUM = {"antithetic": antithetic_min_budget, "stratified": stratified_min_budget}
+"""Smallest budget each Shapley sampler accepts for n players (the options' budget is raised to it)."""
 
 RULES = ("shapley", "weighted_shapley", "nucleolus", "owen", "equitable_core", "equal_split", "proportional", "market")
 
@@ -79,15 +84,20 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
     n = len(players)
     exact = n <= options.exact_max_players
     method = "exact" if exact else "sampled"
-    budget = None if exact else options.sampled_budget
     seed = options.seed * 1000 + spec.day
     grand = game.value(frozenset(players))
     cached = CachedGame(players, game.value)  # one cache shared by every solution concept
     out: dict[str, Any] = {}
     extra = {} if exact else {"sampler": options.sampler}
+    budget = None if exact else max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n))
     out["shapley"] = shapley_value(players, cached, method=method, budget=budget, seed=seed, **extra)
     out["weighted_shapley"] = weighted_shapley_value(
-        players, cached, {p: weights[p] for p in players}, method=method, budget=budget, seed=seed + 1
+        players,
+        cached,
+        {p: weights[p] for p in players},
+        method=method,
+        budget=None if exact else max(options.sampled_budget, weighted_min_budget(n)),
+        seed=seed + 1,
     )
     if n <= options.nucleolus_max_players:
         out["nucleolus"] = nucleolus(players, cached)

@@ -1,15 +1,18 @@
 """The SimPy clock: day-ahead gates and delivery intervals (SimPy holds time, Mesa holds state).
 
-Time is in hours from the first gate. Day ``d`` is delivered over [12 + 24 d, 36 + 24 d); its gate
-closes 12 hours before delivery starts (noon of the previous day). The order inside a day is the
-timing contract of DESIGN.md:
+Time is in hours from midnight of the first day, so calendar events land where they belong:
+day ``d`` is delivered over [24 d, 24 d + 24). The order inside a day is the timing contract of
+DESIGN.md:
 
-    gate(d): forecasts in -> clear -> record       at 24 d
-    deliver(d, t) for t = 0 .. T-1: actuals in      at 12 + 24 d + t * dt  (end of interval t)
-    settle(d): bills -> metrics -> day hooks        at 36 + 24 d (after the last delivery)
+    gate(d): forecasts in -> clear -> record       at 24 d (before the first interval is delivered)
+    deliver(d, t) for t = 0 .. T-1: actuals in      at 24 d + (t + 1) * dt  (end of interval t)
+    settle(d): bills -> metrics -> day hooks        at 24 d + 24 (after the last delivery)
 
-A reward for the coordinator is computed in a day hook, so only after settlement of the day it
-rewards. Scheduled extra events (``schedule(time_h, callback)``) run at their time.
+The clearing is day-ahead in the information sense: it uses forecasts issued before the day and
+cannot see its actuals. Day d + 1's gate follows day d's settlement at the same instant, so the
+coordinator's observation of day d is complete when it sets the weights of day d + 1; a reward is
+computed only after settlement of the day it rewards. Extra events (``schedule(time_h, callback)``)
+run at their calendar time.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import simpy
-
-GATE_LEAD_HOURS = 12.0
 
 
 class DayAheadClock:
@@ -46,7 +47,6 @@ class DayAheadClock:
         yield self.env.timeout(max(0.0, 24.0 * day - self.env.now))
         self.events.append((self.env.now, "gate", day, -1))
         self._gate(day)
-        yield self.env.timeout(GATE_LEAD_HOURS)
         for t in range(self.intervals_per_day):
             yield self.env.timeout(self.interval_hours)
             self.events.append((self.env.now, "deliver", day, t))
@@ -59,7 +59,7 @@ class DayAheadClock:
             yield self.env.process(self._day(day))
 
     def schedule(self, time_h: float, callback: Callable[[], None]) -> None:
-        """Run ``callback`` at simulated time ``time_h`` (hours from the first gate)."""
+        """Run ``callback`` at simulated time ``time_h`` (hours from midnight of the first day)."""
 
         def event():
             yield self.env.timeout(time_h - self.env.now)

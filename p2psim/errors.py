@@ -68,6 +68,6 @@ class GameError(P2PSimError, ValueError):
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
     """Return an UnknownNameError for ``name`` listing the known names and the nearest miss."""
     known = sorted(known)
-    near = difflib.get_close_matches(name, known, n=1)
+    near = [k for k in known if k.startswith(name)][:1] or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"; did you mean {near[0]!r}?" if near else ""
     return UnknownNameError(f"no {kind} named {name!r}; known: {known}{hint}")

@@ -18,6 +18,8 @@ import pandas as pd
 from p2psim.errors import P2PSimError
 from p2psim.explain_model import Surrogate, fit_surrogate
 
+MIN_CHANGES = 10
+"""Fewest logged weight changes worth fitting a surrogate to (a week-long run gives six)."""
 NO_LOG_NOTE = ("No coordinator log in this run (`coordinator.parquet` with per-day observations `obs_*` and chosen "
                "weights `weight_*`), so the coordinator's weight changes are not explained. The log is written "
                "when the run uses a coordinator policy.")
@@ -49,6 +51,9 @@ def explain_coordinator(log: pd.DataFrame | None, seed: int = 0) -> tuple[dict[s
     if not observations or not targets:
         return {}, ["The coordinator log has no `obs_*` observation or no `weight_*` weight columns; "
                     "its weight changes are not explained."]
+    if len(samples) < MIN_CHANGES:
+        return {}, [f"The coordinator log holds {len(samples)} day-to-day weight change(s); explaining them from "
+                    f"its observations needs at least {MIN_CHANGES} (run longer, e.g. --days 28)."]
     out, notes = {}, []
     for target in targets:
         values = samples[target].to_numpy(dtype=float)

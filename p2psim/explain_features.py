@@ -9,11 +9,14 @@ is left out: it has no household to explain). Features (``FEATURES``, all number
 - ``load_kwh``, ``peak_load_kw``: the day's load energy and own peak load.
 - ``pv_peak_kw``, ``pv_kwh``: PV size and the PV energy available that day (size x weather).
 - ``battery_kwh``: own battery size.
+- ``surplus_load_kwh``: own load in the day's intervals when the community's PV exceeds its load
+  (how much local solar the participant can absorb).
 - ``peak_coincidence``: own load in the community's peak-load interval of the day / own peak load
   (1 = the participant peaks when the community peaks).
 - ``export_share``: energy sent out (grid export + pool sales) / PV energy available that day
   (0 without PV).
 - ``distance_km``: feeder distance to the transformer.
+- ``community_pv_kwh``: the community's PV energy that day (the day's context: sunny or not).
 - ``community_battery_kwh``: capacity of the community (aggregator) storage in the run (0 = none).
 - ``storage_pool_share``: share of the day's pool energy that came from batteries (discharge sold
   into the pool), the community's access to storage that day.
@@ -38,13 +41,16 @@ from p2psim.metrics import EQUITY_EXCLUDED_CLASSES
 
 FEATURES = (
     "class_rank", "income_k", "load_kwh", "peak_load_kw", "pv_peak_kw", "pv_kwh", "battery_kwh",
-    "peak_coincidence", "export_share", "distance_km", "community_battery_kwh", "storage_pool_share",
+    "surplus_load_kwh", "peak_coincidence", "export_share", "distance_km", "community_pv_kwh",
+    "community_battery_kwh", "storage_pool_share",
 )
 FEATURE_LABELS = {
     "class_rank": "income class", "income_k": "income", "load_kwh": "daily load energy",
     "peak_load_kw": "own peak load", "pv_peak_kw": "PV size", "pv_kwh": "PV energy that day",
-    "battery_kwh": "home battery size", "peak_coincidence": "peak coincidence with the community",
+    "battery_kwh": "home battery size", "surplus_load_kwh": "load in community-surplus hours",
+    "peak_coincidence": "peak coincidence with the community",
     "export_share": "share of PV exported", "distance_km": "feeder distance",
+    "community_pv_kwh": "community PV that day",
     "community_battery_kwh": "community battery", "storage_pool_share": "pool energy from storage",
 }
 TARGETS = {
@@ -137,16 +143,21 @@ def _daily_features(data: RunData) -> pd.DataFrame:
         out_kwh=(d.grid_export_kw + d.pool_sell_kw) * h,
         stored_sale_kwh=np.minimum(d.pool_sell_kw, d.discharge_kw) * h, pool_kwh=d.pool_sell_kw * h,
     )
-    community = frame.groupby(["day", "interval"], sort=True).load_kw.sum().reset_index()
+    community = frame.groupby(["day", "interval"], sort=True)[["load_kw", "pv_kw"]].sum().reset_index()
     peak_at = community.loc[community.groupby("day").load_kw.idxmax(), ["day", "interval"]]
+    surplus = community.loc[community.pv_kw > community.load_kw, ["day", "interval"]].assign(surplus=True)
+    frame = frame.merge(surplus, on=["day", "interval"], how="left")
+    frame["surplus_load_kwh"] = np.where(frame.surplus.eq(True), frame.load_kwh, 0.0)
     at_peak = frame.merge(peak_at, on=["day", "interval"])[["day", "participant", "load_kw"]]
     out = frame.groupby(["day", "participant"], sort=False).agg(
         load_kwh=("load_kwh", "sum"), peak_load_kw=("load_kw", "max"), pv_kwh=("pv_kwh", "sum"),
-        out_kwh=("out_kwh", "sum")).reset_index()
+        surplus_load_kwh=("surplus_load_kwh", "sum"), out_kwh=("out_kwh", "sum")).reset_index()
     out = out.merge(at_peak.rename(columns={"load_kw": "load_at_peak_kw"}), on=["day", "participant"], how="left")
     out["peak_coincidence"] = (out.load_at_peak_kw / out.peak_load_kw.where(out.peak_load_kw > 0)).fillna(0.0)
     out["export_share"] = (out.out_kwh / out.pv_kwh.where(out.pv_kwh > 1e-9)).fillna(0.0).clip(0.0, None)
-    pool = frame.groupby("day").agg(stored=("stored_sale_kwh", "sum"), pool=("pool_kwh", "sum"))
+    pool = frame.groupby("day").agg(stored=("stored_sale_kwh", "sum"), pool=("pool_kwh", "sum"),
+                                    pv=("pv_kwh", "sum"))
+    out["community_pv_kwh"] = out.day.map(pool.pv)
     out["storage_pool_share"] = out.day.map((pool.stored / pool.pool.where(pool.pool > 1e-9)).fillna(0.0))
     return out.drop(columns=["out_kwh", "load_at_peak_kw"])
 

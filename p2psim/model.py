@@ -187,6 +187,9 @@ class CommunityModel(mesa.Model):
             "alone": alone,
         }
         self.ledger.append_solver_records(day, clearing.market, [r.as_dict() for r in clearing.solver_records])
+        if alone is not clearing:  # the stand-alone counterfactual is solved too: record it
+            records = [{**r.as_dict(), "note": ("counterfactual " + r.note).strip()} for r in alone.solver_records]
+            self.ledger.append_solver_records(day, alone.market, records)
         self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
         for k, member in enumerate(self.members):
             member.on_cleared(

@@ -25,7 +25,7 @@ from p2psim.metrics import summarise
 from p2psim.model import CommunityModel, DayHook, RunOptions
 from p2psim.outputs import staging_directory
 from p2psim.scenario import Scenario
-from p2psim.study import Study
+from p2psim.study import Study, check_study
 
 VERSIONED_PACKAGES = ("p2psim", "numpy", "scipy", "pandas", "highspy", "mesa", "simpy", "networkx", "simbench")
 
@@ -89,7 +89,7 @@ def run(
     """Run ``study`` (already overridden) and return its results; nothing is written."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    study = replace(study, market=resolve_market_name(study.market))
+    study = check_study(replace(study, market=resolve_market_name(study.market)))
     scenario = build_scenario(study, community_stream(study.seed))
     timings["build_scenario_s"] = time.perf_counter() - start
     from p2psim.coordinator import coordinator_hooks

@@ -18,8 +18,9 @@
   loopback when no ``--address`` is given, an existing one otherwise. Rows are identical across
   backends apart from the timing columns (``time_*``, ``solve_time_s``: see
   :func:`deterministic_columns`), because every run depends on its seed only.
-- ``--set coordinator_policy=DIR`` runs the trained equity coordinator (:mod:`p2psim.rl.policy`)
-  as a day hook; the path is taken relative to the study file first.
+- ``--set coordinator_policy=DIR|NAME|None`` switches the trained equity coordinator on or off
+  (the runner applies the study's ``coordinator_policy``; the row's ``coordinator`` column says
+  which one ran).
 
 Exit status: 0 every run finished; 2 bad input (unknown ``--set`` field, malformed value list,
 unknown backend, Ray missing); 3 at least one run failed (the table still lists it, with its error).
@@ -49,7 +50,7 @@ from p2psim.errors import P2PSimError, StudyError, UnknownNameError
 from p2psim.study import Study, apply_overrides
 
 BACKENDS = ("local", "ray")
-ROW_VERSION = 1
+ROW_VERSION = 2
 """Bumped when the row layout changes (part of the row file, not of the key)."""
 TIMING_PREFIX = "time_"
 """Row columns of wall-clock timings start with this prefix."""
@@ -258,21 +259,6 @@ def run_row(result) -> dict[str, Any]:
     return row
 
 
-def coordinator_hooks(study: Study, study_path: str) -> tuple:
-    """The day hook of the study's trained coordinator (``coordinator_policy``), if it names one.
-
-    The policy path is taken relative to the study file first, then as given (a policy directory
-    or the name of a policy shipped with p2psim, as :func:`p2psim.rl.policy.load_policy` accepts).
-    """
-    if not study.coordinator_policy:
-        return ()
-    from p2psim.rl.policy import coordinator_hook, load_policy
-
-    candidate = Path(study_path).parent / study.coordinator_policy
-    policy = load_policy(candidate if candidate.is_dir() else study.coordinator_policy)
-    return (coordinator_hook(policy, study),)
-
-
 def run_chunk(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
     """Run several grid points in one worker (they share the study's cached SimBench data)."""
     return [run_one(spec) for spec in specs]
@@ -280,7 +266,7 @@ def run_chunk(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Run one grid point and return its row (never raises: failures become an error row)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     row: dict[str, Any] = {
         "key": spec.key, "study_path": spec.study_path, "settings": json.dumps(dict(spec.settings)),
         "seed": spec.seed,
@@ -294,7 +280,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         row.update({"study": study.name, "market": study.market, "days": study.days,
                     "coordinator": study.coordinator_policy or ""})
         row[f"{TIMING_PREFIX}prepare_s"] = time.perf_counter() - started
-        result = run(study, day_hooks=coordinator_hooks(study, spec.study_path))
+        result = run(study)  # the runner adds the study's coordinator (coordinator_policy), if any
         row.update({k: float(v) for k, v in result.summary.items()})
         row.update(run_row(result))
         row.update({f"{TIMING_PREFIX}{k}": float(v) for k, v in result.timings_s.items()})
@@ -303,6 +289,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         row["status"], row["error"] = "error", f"{type(exc).__name__}: {exc}"
         row.setdefault("study", Path(spec.study_path).stem)
     row[f"{TIMING_PREFIX}worker_s"] = time.perf_counter() - started
+    row[f"{TIMING_PREFIX}cpu_s"] = time.process_time() - cpu  # < worker_s when the CPU is shared
     row["row_version"] = ROW_VERSION
     return row
 
@@ -440,7 +427,14 @@ def run_ray(tasks: Sequence[Sequence[RunSpec]], workers: int, address: str | Non
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise SweepError(
+                    f"--address {address}: cannot join the Ray cluster ({exc}); start one with `ray start --head` "
+                    "and pass the address it prints (with RAY_AUTH_MODE=token set when the cluster uses token "
+                    "authentication), or omit --address to start a private one on loopback"
+                ) from None
         else:
             # a private cluster on loopback; the driver's modules (p2psim, editable) are on its path
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

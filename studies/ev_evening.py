@@ -90,9 +90,13 @@ def ev_profiles() -> tuple[tuple[str, float, np.ndarray], ...]:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
         os.close(handle)
-        np.savez(temp, profile=np.array([p for p, _, _ in profiles]), rated_kw=np.array([k for _, k, _ in profiles]),
-                 power_kw=np.stack([w for _, _, w in profiles]))
-        os.replace(temp, path)
+        try:
+            np.savez(temp, profile=np.array([p for p, _, _ in profiles]),
+                     rated_kw=np.array([k for _, k, _ in profiles]), power_kw=np.stack([w for _, _, w in profiles]))
+            os.replace(temp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
     return profiles
 
 

@@ -8,7 +8,6 @@ ledger.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
 from p2psim.markets import ClearingContext, OrderBook, make_market
 
 from p2psim.data.community import build_scenario
@@ -31,14 +29,6 @@ TINY_PATH = STUDIES / "tiny.py"
 RURAL_PATH = STUDIES / "rural.py"
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 
-# Hypothesis: no deadline (the first call of a rule may import solvers), reproducible examples in CI.
-# database=None: nothing is written into the working tree.
-settings.register_profile(
-    "p2psim", deadline=None, max_examples=30, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("p2psim-thorough", deadline=None, max_examples=500, database=None)
-settings.load_profile(os.environ.get("P2PSIM_HYPOTHESIS_PROFILE", "p2psim"))
 
 
 @pytest.fixture(scope="session")

@@ -222,8 +222,6 @@ def test_two_party_known_answer_with_small_fee(helpers, name):
         np.testing.assert_allclose(cost, [0.12, -0.10])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: rules promising individual rationality still trade when the P2P fee "
-                   "exceeds import - export (pool price below feed-in, or buyer pays more than retail)")
 @pytest.mark.parametrize("name", ["mid_market_rate_v1", "sdr_v1", "double_auction_v1"])
 def test_individual_rationality_when_fee_exceeds_the_spread(helpers, name):
     # import 0.20, feed-in 0.10, fee 0.15 > 0.20 - 0.10: no pool trade can leave both sides at least as

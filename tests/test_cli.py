@@ -54,17 +54,16 @@ def finish(proc: subprocess.Popen, timeout: float = 600) -> subprocess.Completed
 # Studies whose one-day run costs more than ~6 s of CPU (large SimBench grids, EqWM, allocation) run only
 # with -m slow; every other study file, including new ones, runs in the default suite.
 HEAVY_STUDIES = {"urban", "ev_evening", "mixed_income", "winter", "semiurban"}
-STUDY_PARAMS = [pytest.param(p.stem, marks=pytest.mark.slow) if p.stem in HEAVY_STUDIES else p.stem
-                for p in STUDY_FILES]
+STUDY_PARAMS = [
+    pytest.param(p.stem, marks=[pytest.mark.slow]) if p.stem in HEAVY_STUDIES else p.stem
+    for p in STUDY_FILES
+]
 
 
 @pytest.fixture(scope="module")
-def study_runs(tmp_path_factory, request):
-    """The default-suite studies with --days 1, run concurrently; {stem: (completed process, out dir)}."""
-    base = tmp_path_factory.mktemp("runs")
-    light = [p for p in STUDY_FILES if p.stem not in HEAVY_STUDIES]
-    procs = {p.stem: (start([p, "--days", "1", "--out", base / p.stem, *MARKET_ARGS]), base / p.stem) for p in light}
-    return {stem: (finish(proc), out) for stem, (proc, out) in procs.items()}
+def study_runs(cli_runs):
+    """The default-suite studies with --days 1; {stem: (completed process, out dir)}."""
+    return cli_runs["studies"]
 
 
 def _study_run(stem, study_runs, tmp_path):
@@ -141,7 +140,8 @@ def test_golden_report_holds_the_hand_numbers():
     text = GOLDEN.read_text()
     for row in ("| hh-a | household | low | 0.00 | 0.00 | 16.34 | 17.70 |",
                 "| hh-b | household | high | 5.00 | 0.00 | -1.30 | 1.70 |",
-                "| hh-c | household | middle | 0.00 | 6.00 | 9.06 | 9.00 |", "| Community total cost (currency) | 24.10 |",
+                "| hh-c | household | middle | 0.00 | 6.00 | 9.06 | 9.00 |",
+                "| Community total cost (currency) | 24.10 |",
                 "| Stand-alone total cost (currency) | 28.40 |", "| Peak reduction vs stand-alone (%) | -25.00 |",
                 "| Self-sufficiency (%) | 41.18 |", "| Energy traded in the pool (kWh) | 30.00 |",
                 "| Solar utilisation (%) | 100.00 |", "| Peak reduction vs raw load (%) | 0.00 |",
@@ -188,31 +188,41 @@ OTHER_CASES = {
 BAD_CASES = sorted([*SCENARIO_CASES, *OTHER_CASES])
 
 
-@pytest.fixture(scope="module")
-def bad_runs(tmp_path_factory):
-    """Every bad-input case, run concurrently; returns {case: (completed process, out dir)}."""
-    base = tmp_path_factory.mktemp("bad")
-    procs = {}
-    for case in BAD_CASES:
-        folder = base / case
-        folder.mkdir()
-        out = folder / "outputs" / "run"
-        if case in SCENARIO_CASES:
-            study = folder / f"{case}.py"
-            study.write_text(SCENARIO_TEMPLATE.format(tiny=str(TINY), participants=SCENARIO_CASES[case][0]))
-            args = [study]
+def _start_bad_case(case: str, folder: Path):
+    folder.mkdir()
+    out = folder / "outputs" / "run"
+    if case in SCENARIO_CASES:
+        study = folder / f"{case}.py"
+        study.write_text(SCENARIO_TEMPLATE.format(tiny=str(TINY), participants=SCENARIO_CASES[case][0]))
+        args = [study]
+    else:
+        source, args, _ = OTHER_CASES[case]
+        if source is None:
+            study = folder / "missing.py"
+        elif isinstance(source, Path):
+            study = source
         else:
-            source, args, _ = OTHER_CASES[case]
-            if source is None:
-                study = folder / "missing.py"
-            elif isinstance(source, Path):
-                study = source
-            else:
-                study = folder / f"{case}.py"
-                study.write_text(source)
-            args = [study, *args]
-        procs[case] = (start([*args, "--out", out]), out)
-    return {case: (finish(proc), out) for case, (proc, out) in procs.items()}
+            study = folder / f"{case}.py"
+            study.write_text(source)
+        args = [study, *args]
+    return start([*args, "--out", out]), out
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """Every subprocess of this module, started at once (they are independent) and then awaited:
+    {"studies": {stem: (completed, out)}, "bad": {case: (completed, out)}}."""
+    runs, bad = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("bad")
+    light = [p for p in STUDY_FILES if p.stem not in HEAVY_STUDIES]
+    studies = {p.stem: (start([p, "--days", "1", "--out", runs / p.stem, *MARKET_ARGS]), runs / p.stem) for p in light}
+    cases = {case: _start_bad_case(case, bad / case) for case in BAD_CASES}
+    return {"studies": {stem: (finish(proc), out) for stem, (proc, out) in studies.items()},
+            "bad": {case: (finish(proc), out) for case, (proc, out) in cases.items()}}
+
+
+@pytest.fixture(scope="module")
+def bad_runs(cli_runs):
+    return cli_runs["bad"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -311,42 +321,27 @@ def test_write_run_replaces_an_old_run(tiny_result, tmp_path):
 # -- bad input that escapes as a traceback (library bugs, see the reasons) ------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError,
-                   reason="bug: interval_minutes=0 is divided by before it is validated (p2psim/data/community.py "
-                          "build_scenario 1440 // interval_minutes, p2psim/scenario.py Scenario.validate "
-                          "1440 % interval_minutes): ZeroDivisionError instead of exit 2")
 def test_zero_interval_is_bad_input(tmp_path, capsys):
     status, _, err = main_in_process([TINY, "--set", "interval_minutes=0", "--out", tmp_path / "o"], capsys)
     assert status == 2 and "interval_minutes=0" in err
 
 
-@pytest.mark.xfail(strict=True, reason="bug: p2psim/scenario.py Scenario.validate accepts interval_minutes=-360 "
-                   "(1440 % -360 == 0) and reports only profiles 'expected (-4,)', never the interval itself")
 def test_negative_interval_is_bad_input(tmp_path, capsys):
     status, _, err = main_in_process([TINY, "--set", "interval_minutes=-360", "--out", tmp_path / "o"], capsys)
     assert status == 2
     assert "interval_minutes=-360" in err
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="bug: a negative --seed reaches numpy.random.SeedSequence (p2psim/runner.py "
-                          "community_stream) and crashes with ValueError instead of exit 2")
 def test_negative_seed_is_bad_input(tmp_path, capsys):
     status, _, err = main_in_process([TINY, "--seed", "-1", "--out", tmp_path / "o"], capsys)
     assert status == 2 and "seed" in err
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="bug: p2psim/study.py _convert accepts any literal for a tuple field, so "
-                          "--set market_options=5 crashes later (dict(5)) with TypeError instead of exit 2")
 def test_wrong_literal_type_is_bad_input(tmp_path, capsys):
     status, _, err = main_in_process([TINY, "--set", "market_options=5", "--out", tmp_path / "o"], capsys)
     assert status == 2 and "market_options" in err
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="bug: a negative forecast_error is not validated; agents/base.py Household.forecast "
-                          "calls rng.normal(0, -0.1) and crashes with 'scale < 0' instead of exit 2")
 def test_negative_forecast_error_is_bad_input(tmp_path, capsys):
     status, _, err = main_in_process([TINY, "--set", "forecast_error=-0.1", "--out", tmp_path / "o"], capsys)
     assert status == 2 and "forecast_error" in err

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from p2psim.clock import GATE_LEAD_HOURS, DayAheadClock
+from p2psim.clock import DayAheadClock
 
 
 def run_clock(days: int, intervals: int, dt: float, **kwargs):
@@ -42,10 +42,15 @@ def test_events_follow_the_contract():
 
 def test_day_zero_times():
     clock, _ = run_clock(days=1, intervals=4, dt=6.0)
-    # gate at 0; deliveries at the end of each 6-hour interval from 12:00; settle at the last one (36)
-    assert clock.events == [(0.0, "gate", 0, -1), (18.0, "deliver", 0, 0), (24.0, "deliver", 0, 1),
-                            (30.0, "deliver", 0, 2), (36.0, "deliver", 0, 3), (36.0, "settle", 0, -1)]
-    assert GATE_LEAD_HOURS == 12.0
+    # gate at midnight; deliveries at the end of each 6-hour interval; settle at the last one (24 h)
+    assert clock.events == [(0.0, "gate", 0, -1), (6.0, "deliver", 0, 0), (12.0, "deliver", 0, 1),
+                            (18.0, "deliver", 0, 2), (24.0, "deliver", 0, 3), (24.0, "settle", 0, -1)]
+
+
+def test_days_keep_calendar_time():
+    clock, _ = run_clock(days=3, intervals=4, dt=6.0)
+    gates = [e[0] for e in clock.events if e[1] == "gate"]
+    assert gates == [0.0, 24.0, 48.0]  # no drift: day d starts at 24 d
 
 
 def test_settle_precedes_next_gate_and_time_never_runs_back():
@@ -55,16 +60,16 @@ def test_settle_precedes_next_gate_and_time_never_runs_back():
     position = {(phase, d): k for k, (_, phase, d, t) in enumerate(clock.events) if t == -1}
     for d in range(3):
         assert position[("settle", d)] < position[("gate", d + 1)]
-    # every day delivers T intervals one dt apart, 12 hours after its gate
+    # every day delivers T intervals one dt apart, starting at its gate
     for d in range(4):
         gate = next(e[0] for e in clock.events if e[1:3] == ("gate", d))
         deliveries = [e[0] for e in clock.events if e[1:3] == ("deliver", d)]
-        np.testing.assert_allclose(deliveries, gate + 12.0 + np.arange(1, 25))
+        np.testing.assert_allclose(deliveries, gate + np.arange(1, 25))
 
 
 def test_scheduled_event_runs_at_its_time():
-    _, calls = run_clock(days=1, intervals=4, dt=6.0, scheduled=[(20.0, "extra")])
-    # 20 h lies between the delivery of interval 0 (18 h) and interval 1 (24 h)
+    _, calls = run_clock(days=1, intervals=4, dt=6.0, scheduled=[(8.0, "extra")])
+    # 8 h lies between the delivery of interval 0 (6 h) and interval 1 (12 h)
     k = calls.index(("extra", -1, -1))
     assert calls[k - 1] == ("deliver", 0, 0) and calls[k + 1] == ("deliver", 0, 1)
 

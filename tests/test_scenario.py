@@ -189,8 +189,6 @@ def test_rural_community_depends_only_on_the_seed(rural_study, rural_scenario):
                for a, b in zip(rural_scenario.participants[:-1], other.participants[:-1], strict=True))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: p2psim/data/community.py accepts class_shares that do not sum to 1 "
-                   "and silently gives the rest of the participants the empty class ''")
 def test_class_shares_must_sum_to_one(rural_study):
     from p2psim.errors import P2PSimError
 
@@ -200,9 +198,6 @@ def test_class_shares_must_sum_to_one(rural_study):
         assert "" not in {p.socio_class for p in scenario.participants}
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="bug: p2psim/data/community.py passes negative SimBenchCommunity sigmas straight to "
-                          "rng.lognormal, which raises numpy's ValueError ('sigma < 0') instead of a StudyError")
 @pytest.mark.parametrize("field", ["income_spread", "load_scale_sigma"])
 def test_negative_sigma_is_a_study_error(rural_study, field):
     from p2psim.errors import P2PSimError
@@ -230,9 +225,6 @@ def test_explicit_profile_too_short_is_reported(tiny_study):
         build_scenario(_with_profiles(tiny_study, pv_kw=np.zeros(3)), community_stream(0))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: p2psim/data/community.py build_scenario cuts explicit profiles to the "
-                   "horizon, so a 5-value profile for a 4-interval day (not a whole number of days) is silently "
-                   "truncated instead of reported")
 def test_explicit_profile_of_a_partial_day_is_reported(tiny_study):
     with pytest.raises(ScenarioError, match="pv_kw"):
         build_scenario(_with_profiles(tiny_study, pv_kw=np.array([0.0, 3.0, 4.0, 0.0, 1.0])), community_stream(0))

@@ -164,6 +164,7 @@ def test_worker_function_is_importable():
     assert sweep_module.run_chunk.__qualname__ == "run_chunk"
 
 
+@pytest.mark.slow  # starting a local Ray cluster takes 5-15 s
 def test_ray_and_local_backends_give_identical_rows(local_sweep, tmp_path):
     pytest.importorskip("ray")
     out, _, _ = local_sweep

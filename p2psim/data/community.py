@@ -22,7 +22,7 @@ import numpy as np
 
 from p2psim.data.simbench import load_simbench_grid, window
 from p2psim.scenario import BatterySpec, ParticipantSpec, Scenario
-from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study
+from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, check_study
 
 KIND_BY_PROFILE = {"H": "household", "L": "farm", "G": "commercial"}
 PREFIX_BY_KIND = {"household": "hh", "farm": "farm", "commercial": "com"}
@@ -109,14 +109,20 @@ def _simbench_participants(study: Study, spec: SimBenchCommunity, rng: np.random
 
 def build_scenario(study: Study, rng: np.random.Generator, *, check: bool = True) -> Scenario:
     """Build (and by default validate) the scenario of ``study`` with the community stream ``rng``."""
+    check_study(study)
     community = study.community
     if isinstance(community, ExplicitCommunity):
-        # explicit profiles may cover more days than asked for (--days 1 on a week-long study): cut
-        horizon = study.days * (1440 // study.interval_minutes)
-        participants = tuple(
-            replace(p, load_kw=np.asarray(p.load_kw)[:horizon], pv_kw=np.asarray(p.pv_kw)[:horizon])
-            for p in community.participants
-        )
+        # explicit profiles may cover more whole days than asked for (--days 1 on a week): cut them;
+        # any other length is left for Scenario.validate to report
+        per_day = 1440 // study.interval_minutes
+        horizon = study.days * per_day
+
+        def cut(values: np.ndarray) -> np.ndarray:
+            values = np.asarray(values)
+            whole_days = values.ndim == 1 and values.size % per_day == 0 and values.size > horizon
+            return values[:horizon] if whole_days else values
+
+        participants = tuple(replace(p, load_kw=cut(p.load_kw), pv_kw=cut(p.pv_kw)) for p in community.participants)
         feeder, source = community.feeder, "explicit"
     else:
         participants, feeder, source = _simbench_participants(study, community, rng)

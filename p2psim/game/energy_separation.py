@@ -19,17 +19,40 @@ binaries z_i and the dispatch y of the grand model whose participant-owned bound
 so e(S*) = -(optimal value). With z fixed this is exactly c(S) (non-members are switched off as in
 :class:`~p2psim.markets._coalition.CoalitionSolver`), which makes the oracle exact up to the MILP
 gap (set to 0 here). One model per day is built; only the z costs change between calls.
+
+Speed (:class:`MembershipSeparation`). Row generation only needs *a* coalition violated by more
+than the caller's threshold while one exists, and an exact proof when none does. So each call
+
+1. checks the *pool*: every coalition whose cost the day game already knows (sampled Shapley
+   orders, earlier cuts and their neighbours, MILP incumbents), vectorised, and returns the most
+   violated one if it clears the safe threshold below;
+2. runs a short *local search* (add/drop one member, each move one warm LP re-solve) from the
+   pool's best coalitions, within a budget of LP solves;
+3. only then solves the MILP, with a *cutoff* (HiGHS ``objective_bound``) at the exactness
+   tolerance, so a MILP that finds nothing better is infeasible -- the proof that no coalition
+   is violated, exact as before -- and an *early stop* (``objective_target``) as soon as an
+   incumbent is violated by more than the safe threshold. Every improving incumbent is kept
+   (``mip_improving_solution_save``) and enters the pool, so one MILP yields several cuts.
+
+Safe threshold. The caller (``p2psim.game.stable._rowgen``) treats a returned coalition with
+excess <= level + tol as "no violation", where level is the current epsilon (0, tol, or the
+least-core value + tol) and tol = 1e-8 max(1, |v(N)|). The oracle cannot see level, but it is at
+most R + tol, where R is the largest excess of any coalition already in the LP seen so far
+(the least-core epsilon is the largest included excess at the least-core optimum). A heuristic
+coalition is returned only if its excess exceeds R + 2 tol + margin; otherwise the MILP decides,
+and the MILP's answer is the exact maximum (or a coalition above that threshold). So a ``None``
+or a rejected answer never hides a violated coalition.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
-from p2psim.game.stable import Separation
-from p2psim.markets._lp import LinearProgram, new_highs, pass_model, read_highs
+from p2psim.markets._lp import LinearProgram, new_highs, pass_model
 
 
 def _big_m(game) -> float:
@@ -97,30 +120,220 @@ def membership_program(game) -> tuple[LinearProgram, int]:
     return program, m
 
 
-def membership_separation(game, *, tolerance: float = 1e-7) -> Separation:
-    """Return ``separate(x) -> (S, excess) | None`` for the day game ``game`` (savings game)."""
-    program, first_z = membership_program(game)
-    options = replace(game.spec.solver, mip_gap=0.0)
-    highs = new_highs(options)
-    highs.setOptionValue("mip_abs_gap", 1e-9)
-    pass_model(highs, program)
-    n = len(game.players)
-    z_index = np.arange(first_z, first_z + n, dtype=np.int32)
-    counter = {"solves": 0}
+class MembershipSeparation:
+    """``separate(x) -> (S, excess) | None`` for an energy day game (see the module docstring).
 
-    def separate(x: np.ndarray) -> tuple[frozenset[str], float] | None:
-        highs.changeColsCost(n, z_index, -(game.standalone_cost - np.asarray(x, float)))
+    Args:
+        game: The :class:`~p2psim.game.energy.EnergyDayGame` of the day.
+        tolerance: Excess at or below which the MILP reports "no violation" (its cutoff).
+        heuristics: Use the pool and the local search before the MILP (``False``: MILP only,
+            solved to optimality every call -- the plain oracle).
+        search_budget: LP solves allowed to the local search per call.
+        early_stop: Stop the MILP at the first incumbent above the safe threshold.
+
+    ``stats`` counts the work: ``calls``, ``pool_hits``, ``search_hits``, ``milp_hits``,
+    ``milp_solves``, ``milp_proofs`` (MILPs that ended "no violation"), ``milp_seconds``,
+    ``search_lp_solves`` and ``search_seconds``.
+    """
+
+    def __init__(
+        self,
+        game,
+        *,
+        tolerance: float = 1e-7,
+        heuristics: bool = True,
+        search_budget: int | None = None,
+        early_stop: bool = True,
+    ) -> None:
+        self.game = game
+        self.tolerance = float(tolerance)
+        self.heuristics = heuristics
+        self.early_stop = early_stop
+        n = self.n = len(game.players)
+        self.search_budget = 4 * n if search_budget is None else int(search_budget)
+        grand = game.value_of_mask((1 << n) - 1)
+        self.caller_tol = 1e-8 * max(1.0, abs(grand))  # p2psim.game.core.core_tolerance of _rowgen
+        self.margin = 1e-6 * max(1.0, abs(grand))
+        self.full = (1 << n) - 1
+        self.included: set[int] = {1 << k for k in range(n)}
+        self.level = 0.0
+        self._pool_masks: list[int] = []
+        self._pool_rows: list[np.ndarray] = []
+        self._pool_v: list[float] = []
+        self._pool_seen = 0
+        self._milp = None
+        self.counter = {"solves": 0}  # MILP solves (kept for the older interface)
+        counts = ("calls", "pool_hits", "search_hits", "milp_hits", "milp_solves", "milp_proofs", "search_lp_solves",
+                  "milp_disagreements")
+        self.stats = dict.fromkeys(counts, 0)
+        self.stats.update(milp_seconds=0.0, search_seconds=0.0)
+        self.log: list[tuple[str, bool, float, int]] = []
+        """Per MILP solve: status, early stop, seconds, branch-and-bound nodes."""
+
+    # ---------------------------------------------------------------- pool of known coalitions
+    def _sync_pool(self) -> None:
+        known = self.game.cached_costs
+        if len(known) == self._pool_seen:
+            return
+        keys = list(known)[self._pool_seen:]
+        self._pool_seen = len(known)
+        sa = self.game.standalone_cost
+        for mask in keys:
+            if mask in (0, self.full) or not np.isfinite(known[mask]):
+                continue
+            row = self.game.members_of_mask(mask)
+            self._pool_masks.append(mask)
+            self._pool_rows.append(row)
+            self._pool_v.append(float(sa[row].sum() - known[mask]))
+
+    def _pool_best(self, x: np.ndarray) -> tuple[int, float] | None:
+        self._sync_pool()
+        if not self._pool_masks:
+            return None
+        rows = np.asarray(self._pool_rows, dtype=float)
+        excess = np.asarray(self._pool_v) - rows @ x
+        for k in np.argsort(-excess):
+            mask = self._pool_masks[k]
+            if mask not in self.included:
+                return mask, float(excess[k])
+        return None
+
+    def _excess(self, mask: int, x: np.ndarray) -> float:
+        return self.game.value_of_mask(mask) - float(x[self.game.members_of_mask(mask)].sum())
+
+    # ---------------------------------------------------------------- local search
+    def _search(self, x: np.ndarray, threshold: float) -> tuple[int, float] | None:
+        self._sync_pool()
+        if not self._pool_masks:
+            return None
+        start = time.perf_counter()
+        solves0 = self.game.n_solves
+        budget = self.search_budget
+        rows = np.asarray(self._pool_rows, dtype=float)
+        excess = np.asarray(self._pool_v) - rows @ x
+        seeds = [self._pool_masks[k] for k in np.argsort(-excess)[:3]]
+        best: tuple[int, float] | None = None
+        for seed in seeds:
+            current, value = seed, self._excess(seed, x)
+            improved = True
+            while improved and self.game.n_solves - solves0 < budget:
+                improved = False
+                # cheapest first: known neighbours, then flips ordered by the first-order gain -x_j
+                flips = sorted(range(self.n), key=lambda j: x[j] if not (current >> j) & 1 else -x[j])
+                for j in flips:
+                    if self.game.n_solves - solves0 >= budget:
+                        break
+                    other = current ^ (1 << j)
+                    if other in (0, self.full):
+                        continue
+                    e = self._excess(other, x)
+                    if e > value + 1e-12:
+                        current, value, improved = other, e, True
+                        break
+            if current not in self.included and (best is None or value > best[1]):
+                best = (current, value)
+            if best is not None and best[1] > threshold:
+                break
+        self.stats["search_lp_solves"] += self.game.n_solves - solves0
+        self.stats["search_seconds"] += time.perf_counter() - start
+        return best
+
+    # ---------------------------------------------------------------- MILP
+    def _milp_instance(self):
+        if self._milp is None:
+            program, first_z = membership_program(self.game)
+            options = replace(self.game.spec.solver, mip_gap=0.0)
+            highs = new_highs(options)
+            highs.setOptionValue("mip_abs_gap", 1e-9)
+            highs.setOptionValue("mip_improving_solution_save", True)
+            pass_model(highs, program)
+            self._milp = (highs, program, first_z, options)
+        return self._milp
+
+    def _solve_milp(self, x: np.ndarray, threshold: float, early: bool) -> tuple[list[tuple[int, float]], bool]:
+        """Coalitions of the MILP's improving incumbents with their MILP excess (best first).
+
+        Returns ``(candidates, proved)``: ``proved`` when the MILP ran to optimality (or proved that
+        nothing beats the cutoff, ``candidates`` empty).
+        """
+        highs, _, first_z, options = self._milp_instance()
+        n = self.n
+        start = time.perf_counter()
+        highs.clearSolver()  # a stale incumbent of another x would only mislead the cutoff
+        highs.changeColsCost(n, np.arange(first_z, first_z + n, dtype=np.int32),
+                             -(self.game.standalone_cost - np.asarray(x, float)))
+        highs.setOptionValue("objective_bound", -min(self.tolerance, self.caller_tol))
+        highs.setOptionValue("objective_target", -threshold if early else -np.inf)
         highs.setOptionValue("time_limit", highs.getRunTime() + float(options.time_limit_s))
         highs.run()
-        counter["solves"] += 1
-        result = read_highs(highs, program, 0.0)
-        if result.x is None:
-            raise RuntimeError(f"separation MILP of day {game.spec.day} ended with status {result.status}")
-        excess = -float(result.objective)
-        if excess <= tolerance:
+        self.stats["milp_solves"] += 1
+        self.counter["solves"] += 1
+        self.stats["milp_seconds"] += time.perf_counter() - start
+        status = highs.getModelStatus().name
+        self.log.append((status, early, time.perf_counter() - start, highs.getInfo().mip_node_count))
+        if status == "kInfeasible":  # nothing beats the cutoff: no coalition has excess > tolerance
+            return [], True
+        if status not in ("kOptimal", "kObjectiveTarget"):
+            raise RuntimeError(f"separation MILP of day {self.game.spec.day} ended with status {status}")
+        found: dict[int, float] = {}
+        solutions = [(s.col_value, s.objective) for s in highs.getSavedMipSolutions()]
+        solutions.append((highs.getSolution().col_value, highs.getInfo().objective_function_value))
+        for values, objective in solutions:
+            z = np.asarray(values)[first_z:first_z + n]
+            mask = sum(1 << int(k) for k in np.flatnonzero(z > 0.5))
+            found[mask] = max(found.get(mask, -np.inf), -float(objective))
+        return sorted(found.items(), key=lambda item: -item[1]), status == "kOptimal"
+
+    # ---------------------------------------------------------------- the oracle
+    def __call__(self, x: np.ndarray) -> tuple[frozenset[str], float] | None:
+        """The most violated coalition found (see the module docstring), or ``None`` if none is."""
+        x = np.asarray(x, dtype=float)
+        self.stats["calls"] += 1
+        included = np.array(sorted(self.included), dtype=object)
+        self.level = max(self.level, max(self._excess(int(m), x) for m in included))
+        threshold = self.level + 2 * self.caller_tol + self.margin
+        if self.heuristics:
+            best = self._pool_best(x)
+            if best is not None and best[1] > threshold:
+                self.stats["pool_hits"] += 1
+                return self._answer(*best)
+            best = self._search(x, threshold)
+            if best is not None and best[1] > threshold:
+                self.stats["search_hits"] += 1
+                return self._answer(*best)
+        answer = None
+        for early in (True, False) if self.early_stop else (False,):
+            candidates, proved = self._solve_milp(x, threshold, early)
+            if not candidates:
+                self.stats["milp_proofs"] += 1
+                return None
+            answer = None
+            for mask, _ in candidates:  # the exact LP excess decides (the values row generation uses)
+                if mask in (0, self.full) or mask in self.included:
+                    continue
+                e = self._excess(mask, x)
+                if answer is None or e > answer[1]:
+                    answer = (mask, e)
+            if (answer is not None and answer[1] > threshold) or proved:
+                break
+        # here the answer clears the threshold, or the MILP was solved to optimality: the answer is
+        # the coalition of largest excess (row generation compares it with its own level)
+        if answer is None or answer[1] <= self.tolerance:
+            self.stats["milp_proofs" if proved else "milp_disagreements"] += 1
             return None
-        members = frozenset(p for p, z in zip(game.players, result.x[first_z:], strict=True) if z > 0.5)
+        self.stats["milp_hits"] += 1
+        return self._answer(*answer)
+
+    def _answer(self, mask: int, excess: float) -> tuple[frozenset[str], float]:
+        self.included.add(mask)
+        members = frozenset(p for k, p in enumerate(self.game.players) if (mask >> k) & 1)
         return members, excess
 
-    separate.counter = counter  # type: ignore[attr-defined]
-    return separate
+
+def membership_separation(game, *, tolerance: float = 1e-7, **options) -> MembershipSeparation:
+    """Return the separation oracle ``separate(x) -> (S, excess) | None`` of the day game ``game``.
+
+    See :class:`MembershipSeparation` for ``options`` (``heuristics=False`` gives the plain MILP
+    oracle solved to optimality on every call).
+    """
+    return MembershipSeparation(game, tolerance=tolerance, **options)
