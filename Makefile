@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help run test test-slow lint bench clean
+.PHONY: help run test test-slow browser bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,7 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP) ## set up .venv and run the rural study (report in runs/)
 	$(PY) -m p2psim studies/rural.py
 
-test: $(STAMP) ## set up .venv, lint, and run the default test suite
+# The report's page test runs in Debian's headless chromium. As root with apt-get it is installed here
+# (P2PSIM_NO_APT=1 skips that); without it the browser tests are skipped with the reason.
+browser: ## install Debian's chromium for the report's browser test (root only)
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$P2PSIM_NO_APT" ] || [ "$$(id -u)" != 0 ] || \
+	  ! command -v apt-get >/dev/null 2>&1 || \
+	  { echo "installing chromium (Debian) for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	    echo "chromium could not be installed: the browser tests will be skipped"; }
+
+test: $(STAMP) browser ## set up .venv, lint, and run the default test suite
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

@@ -87,7 +87,8 @@ def coordinator_policy(name: str) -> tuple[str | None, str]:
     for candidate in candidates:
         if (candidate / "model.zip").is_file():
             return str(candidate.resolve()), ""
-    return None, f"no trained policy for {name} (looked in {[str(c) for c in candidates]})"
+    looked = [os.path.relpath(c.resolve(), REPO) for c in candidates]
+    return None, f"no trained policy for {name} (looked in {looked})"
 
 
 def cell(values: pd.Series, digits: int) -> str:
@@ -106,6 +107,7 @@ def main_sweep(args, policies: dict[str, str | None]) -> pd.DataFrame:
     settings = [("market", list(MARKETS)), ("days", [str(args.days)]), ("coordinator_policy", ["None"])]
     rows, stats = sweep(studies, settings, args.seeds, out=args.sweep_dir, backend="local", workers=args.workers)
     print(f"main sweep: {stats}", file=sys.stderr)
+    totals = {key: stats[key] for key in ("total", "skipped", "ran", "failed", "wall_s")}
     frames = [pd.DataFrame(rows).assign(variant=lambda d: d.market)]
     with_policy = [name for name in args.scenarios if policies.get(name)]
     for name in with_policy:
@@ -113,8 +115,36 @@ def main_sweep(args, policies: dict[str, str | None]) -> pd.DataFrame:
         rows, stats = sweep([study_path(name)], settings, args.seeds, out=args.sweep_dir, backend="local",
                             workers=args.workers)
         print(f"coordinator sweep {name}: {stats}", file=sys.stderr)
+        for key in totals:
+            totals[key] += stats[key]
         frames.append(pd.DataFrame(rows).assign(variant=COORDINATOR))
+    args.sweep_stats = totals
     return pd.concat(frames, ignore_index=True)
+
+
+def _burn(steps: int) -> float:
+    """Pure-Python CPU work (a reference for what parallelism the machine offers right now)."""
+    total = 0
+    for i in range(steps):
+        total += i
+    return float(total)
+
+
+def machine_parallelism(steps: int = 20_000_000, tasks: int = 4) -> dict[int, float]:
+    """Wall time of the same CPU-bound tasks on 1 and on 2 processes (order 1, 2, 2, 1; faster kept)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                          else "spawn")
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    for workers in (1, 2, 2, 1):
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            list(pool.map(_burn, [1000] * workers))  # start the workers before timing
+            start = time.perf_counter()
+            list(pool.map(_burn, [steps] * tasks))
+            walls[workers].append(time.perf_counter() - start)
+    return {workers: min(values) for workers, values in walls.items()}
 
 
 def scaling(args) -> dict:
@@ -144,11 +174,17 @@ def scaling(args) -> dict:
             out[f"failed_{workers}"] = out.get(f"failed_{workers}", 0) + stats["failed"]
             frame = pd.DataFrame(rows)
             table = frame[deterministic_columns(frame.columns)]
-            out["identical"] = out.get("identical", True) and all(t.equals(table) for t in tables.values())
+            for other in tables.values():
+                same = list(other.columns) == list(table.columns) and other.equals(table)
+                out["identical"] = out.get("identical", True) and same
+                if not same:
+                    out.setdefault("differing", set()).update(
+                        c for c in table.columns if c not in other or not table[c].equals(other[c]))
             tables[workers] = table
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     out["load_after"] = os.getloadavg()
+    out["machine"] = machine_parallelism()
     out["wall_1_s"], out["wall_2_s"] = min(out["walls"][1]), min(out["walls"][2])
     for workers in (1, 2):  # cores the runs actually got (CPU seconds of the runs / wall seconds), kept run
         out[f"cores_{workers}"] = out["cores"][workers][out["walls"][workers].index(out[f"wall_{workers}_s"])]
@@ -185,7 +221,11 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
         "",
         "The last column quotes the seed paper's headline figures for context: they are not produced here.",
         "",
-        f"Whole benchmark: {elapsed / 60:.1f} min (target < {TIME_TARGET_S / 60:.0f} min on 2 cores).",
+        f"Whole benchmark: {elapsed / 60:.1f} min (target < {TIME_TARGET_S / 60:.0f} min on 2 cores). Table runs: "
+        f"{args.sweep_stats['total']}, of which {args.sweep_stats['ran']} ran now in "
+        f"{args.sweep_stats['wall_s']:.0f} s and {args.sweep_stats['skipped']} were reused from "
+        f"`{os.path.relpath(args.sweep_dir, REPO)}` "
+        f"(the sweep is resumable); {args.sweep_stats['failed']} failed.",
         "",
     ]
     for name in args.scenarios:
@@ -243,9 +283,14 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
             "CPU cores obtained = CPU seconds of all runs / wall seconds of the sweep: 1.0 per worker on an idle "
             "machine; less when other processes share the cores, which caps the speed-up at about "
             f"{scale['cores_2']:.2f} / {scale['cores_1']:.2f} = {scale['cores_2'] / scale['cores_1']:.2f}x here.", "",
+            "For reference, the speed-up the machine itself offered during the measurement for trivially "
+            "parallel pure-Python CPU work (4 equal tasks on 1 vs 2 processes, same order and rule): "
+            f"{scale['machine'][1]:.1f} s / {scale['machine'][2]:.1f} s = "
+            f"**{scale['machine'][1] / scale['machine'][2]:.2f}x**.", "",
             f"Speed-up with 2 workers: **{scale['speedup']:.2f}x** (target >= {SPEEDUP_TARGET}x: "
             f"{'met' if scale['speedup'] >= SPEEDUP_TARGET else 'NOT met'}). Rows identical between the two "
-            f"(timings aside): {'yes' if scale['identical'] else 'NO'}. Failed runs: "
+            f"(timings aside): {'yes' if scale['identical'] else 'NO: ' + ', '.join(sorted(scale['differing']))}. "
+            "Failed runs: "
             f"{scale['failed_1']} / {scale['failed_2']}. Load average before / after: "
             f"{scale['load_before'][0]:.1f} / {scale['load_after'][0]:.1f} (other processes on the machine "
             "compete for the same cores and lower the speed-up).", "",

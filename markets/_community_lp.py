@@ -24,6 +24,7 @@ participant that does not resell, and they make every big-M of the binaries exac
 
 Rows, in code order: ``balance`` (n x T) imp - exp + buy - sell - curt - ch + dis - shift = d - pv;
 ``soc`` soc[t] - soc[t-1] - dt eta_c ch + dt dis / eta_d = (soc_initial if t = 0 else 0);
+``battery_cut`` ch / max_charge + dis / max_discharge <= 1 (a valid cut of the battery binary);
 ``window`` sum of shift over each window of ``shift_window_intervals`` = 0; gross pool metering
 ``use`` buy - ch - shift <= d and ``source`` sell + curt - dis <= pv (only for participants whose
 use or supply is a decision; otherwise they are the bounds buy <= d, sell = 0); ``pool`` (T)
@@ -237,6 +238,12 @@ def build_day_model(book: OrderBook, context: ClearingContext, *, standalone: bo
     b.add(soc[:, 1:], col["soc"][:, :-1], -1.0)
     b.add(soc, col["ch"], -dt * np.asarray(book.charge_efficiency, float)[bat, None])
     b.add(soc, col["dis"], dt / np.asarray(book.discharge_efficiency, float)[bat, None])
+    # valid cut of the battery binary (ch <= ch_max u, dis <= dis_max (1 - u)): ch/ch_max + dis/dis_max <= 1
+    powered = (ch_max[bat] > 0) & (dis_max[bat] > 0)
+    cut = b.rows("battery_cut", (int(powered.sum()), horizon), -INF, 1.0, bat[powered, None],
+                 (tuple(ids[i] for i in bat[powered]), None))
+    b.add(cut, col["ch"][powered], 1.0 / ch_max[bat[powered], None])
+    b.add(cut, col["dis"][powered], 1.0 / dis_max[bat[powered], None])
     # flexible load: energy conserved within each window
     width = max(int(book.shift_window_intervals), 1)
     n_win = -(-horizon // width)

@@ -11,8 +11,10 @@ with a fee >= 0, are removed by *netting* (lower both by their minimum): balance
 line flows are unchanged and every bill weakly falls, so every objective of EqWM weakly improves
 and v is only needed in intervals where export pays more than import. The LP relaxation is then
 checked; if a battery still charges and discharges (or a participant imports and exports where
-netting is not allowed), binaries are added for exactly those participant-intervals and the model
-is re-solved as a MILP, repeating (at most ``MAX_ROUNDS`` times, then all binaries) until the
+netting is not allowed), the offending binaries are rounded and the LP re-solved (a complementary
+incumbent, accepted when within the MIP gap of the LP bound); otherwise binaries are added for
+exactly the offending participant-intervals and the model is re-solved as a MILP with that
+incumbent as MIP start, repeating (at most ``MAX_ROUNDS`` times, then all binaries) until the
 solution is complementary. A relaxation whose solution satisfies every left-out binary constraint is
 optimal for the full MILP, so the result is exact (within the MIP gap).
 
@@ -23,6 +25,7 @@ PV and discharge, pool purchases go into its own load and charging), a linear co
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -31,8 +34,11 @@ from p2psim.markets._community_lp import DayModel
 from p2psim.markets._lp import LinearProgram, LPResult, solve
 from p2psim.markets.base import SolverOptions
 
+from p2psim.errors import ClearingError
+
 TOLERANCE_KW = 1e-6
 MAX_ROUNDS = 4
+FIX_ROUNDS = 10
 
 
 def net_out(model: DayModel, x: np.ndarray) -> np.ndarray:
@@ -59,11 +65,18 @@ def violations(model: DayModel, x: np.ndarray, tol: float = TOLERANCE_KW) -> tup
 
 
 def eligible(model: DayModel) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of participant-intervals where a battery or grid binary can matter at all."""
+    """Masks of participant-intervals where a battery or grid binary can matter at all.
+
+    Battery binaries for every battery owner and interval; grid binaries only where both flows can
+    be positive and export pays more than import (elsewhere netting makes them redundant), as in
+    model.md ("where prices allow simultaneous import/export to pay").
+    """
     lp = model.lp
-    battery = np.zeros(model.book.load_kw.shape, dtype=bool)
+    book = model.book
+    battery = np.zeros(book.load_kw.shape, dtype=bool)
     battery[model.owners["ch"]] = True
     grid = (lp.col_upper[model.index("imp")] > 0) & (lp.col_upper[model.index("exp")] > 0)
+    grid &= (np.asarray(book.import_price_per_kwh) < np.asarray(book.export_price_per_kwh))[None, :]
     return battery, grid
 
 
@@ -105,21 +118,57 @@ def add_binaries(model: DayModel, battery: np.ndarray, grid: np.ndarray) -> Line
     return out.with_rows(coef=coef, lower=np.full(m, -np.inf), upper=upper, prefix="binary_link", shape=(m,))
 
 
+def _fix_upper(model: DayModel, upper: np.ndarray, x: np.ndarray, battery: np.ndarray, grid: np.ndarray) -> None:
+    """Fix the direction of the masked cells in ``upper`` by their larger flow (u, v rounded)."""
+    owners = model.owners["ch"]
+    book = model.book
+    ch, dis = x[model.index("ch")], x[model.index("dis")]
+    charging = ch * book.charge_efficiency[owners, None] >= dis / book.discharge_efficiency[owners, None]
+    cells = battery[owners]
+    upper[model.index("dis")[cells & charging]] = 0.0
+    upper[model.index("ch")[cells & ~charging]] = 0.0
+    importing = x[model.index("imp")] >= x[model.index("exp")]
+    upper[model.index("exp")[grid & importing]] = 0.0
+    upper[model.index("imp")[grid & ~importing]] = 0.0
+
+
+def _start(model: DayModel, x: np.ndarray, battery: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """MIP start: ``x`` followed by the binaries it implies, in the order of :func:`add_binaries`."""
+    u = model.values(x, "ch")[np.nonzero(battery)] > TOLERANCE_KW
+    v = model.values(x, "imp")[np.nonzero(grid)] > TOLERANCE_KW
+    return np.concatenate([x, u, v]).astype(float)
+
+
 def solve_exact(model: DayModel, lp: LinearProgram, options: SolverOptions, mode: str, *, label: str,
                 algorithm: str = "auto") -> tuple[LPResult, np.ndarray | None, str, list]:
     """Solve ``lp`` (``model``'s program, possibly with another objective or extra rows) exactly.
+
+    ``auto``: LP relaxation; if it is not complementary, round the offending binaries (fix each
+    cell's direction by its larger flow) and re-solve the LP, up to ``FIX_ROUNDS`` times, which
+    gives a complementary incumbent; accept it if it is within the MIP gap of the LP bound, else
+    solve MILPs with binaries on the offending cells only (the incumbent as MIP start) until the
+    solution is complementary. The whole call shares ``options.time_limit_s``; on the limit the best
+    complementary solution is returned flagged ``time_limit`` with its gap to the best bound (LP or
+    MILP dual bound; every partial MILP is a relaxation of the full one, so its bound is valid) (or
+    ClearingError when ``options.on_time_limit == "fail"``).
 
     Args:
         model: The day model whose per-participant blocks ``lp`` starts with.
         lp: The program to solve (its first columns and rows are ``model.lp``'s).
         options: Solver options.
-        mode: ``auto`` (LP first, binaries where needed), ``always`` (full MILP), ``never`` (LP only).
+        mode: ``auto``, ``always`` (full MILP) or ``never`` (LP only).
         label: What is solved, for messages.
         algorithm: HiGHS algorithm for the continuous solves.
 
     Returns:
         (last result, netted solution restricted to ``lp``'s columns or None, path, solver records).
     """
+    deadline = time.perf_counter() + options.time_limit_s
+    inner = replace(options, on_time_limit="incumbent")
+
+    def budget() -> SolverOptions:
+        return replace(inner, time_limit_s=max(deadline - time.perf_counter(), 0.5))
+
     records = []
     base = model.lp
     if mode == "always":
@@ -140,20 +189,61 @@ def solve_exact(model: DayModel, lp: LinearProgram, options: SolverOptions, mode
             breaks = int(battery.sum() + grid.sum())
             records[-1] = replace(records[-1], note=f"{breaks} complementarity breaks kept (use_binaries=never)")
         return result, x, "lp", records
+    bound = result.objective
+    best, best_obj = None, np.inf
+    upper = lp.col_upper.copy()
+    y = x
+    for _ in range(FIX_ROUNDS):
+        _fix_upper(model, upper, y, *violations(model, y))
+        fixed = solve(replace(lp, col_upper=upper), budget(), path="lp+binaries", label=label, algorithm=algorithm)
+        records.append(replace(fixed.record, note="binaries rounded from the relaxation (fixed-direction LP)"))
+        if not fixed.has_solution:
+            break
+        y = net_out(model, fixed.x)
+        more_b, more_g = violations(model, y)
+        battery, grid = battery | more_b, grid | more_g
+        if not (more_b.any() or more_g.any()):
+            best, best_obj = y, float(lp.c @ y + lp.offset)
+            break
+    if best is not None and best_obj - bound <= options.mip_gap * max(1.0, abs(best_obj)):
+        return fixed, best, "lp+binaries", records
+    result = None
+    battery[battery.any(axis=1)] = True  # breaks move along a battery's day: bind its whole day at once
     for round_ in range(MAX_ROUNDS + 1):
         if round_ == MAX_ROUNDS:
             battery, grid = eligible(model)
         program = _with_extra(lp, add_binaries(model, battery, grid), base)
-        result = solve(program, options, path="lp+binaries", label=label)
+        start = _start(model, best, battery, grid) if best is not None else None
+        result = solve(program, budget(), path="lp+binaries", label=label, start=start)
         records.append(result.record)
+        if np.isfinite(result.bound):  # a bound of a relaxation of the full MILP is a valid bound
+            bound = max(bound, result.bound)
         if not result.has_solution:
-            return result, None, "lp+binaries", records
-        x = net_out(model, result.x[: lp.n_cols])
-        more_b, more_g = violations(model, x)
+            if result.status != "time_limit":
+                return result, None, "lp+binaries", records
+            break
+        y = net_out(model, result.x[: lp.n_cols])
+        more_b, more_g = violations(model, y)
         if not (more_b.any() or more_g.any()):
-            return result, x, "lp+binaries", records
+            objective = float(lp.c @ y + lp.offset)
+            if objective < best_obj:
+                best, best_obj = y, objective
+            if result.status == "optimal":
+                return result, y, "lp+binaries", records
+            break
         battery, grid = battery | more_b, grid | more_g
-    return result, x, "lp+binaries", records  # pragma: no cover - the last round has every binary
+        if time.perf_counter() >= deadline:
+            break
+    gap = (best_obj - bound) / max(1.0, abs(best_obj)) if best is not None else float("inf")
+    if best is None or options.on_time_limit != "incumbent":
+        raise ClearingError(f"{label}: the solver hit its time limit of {options.time_limit_s} s with a gap of "
+                            f"{gap:.3%} to the best bound", status="time_limit",
+                            diagnosis="set SolverOptions.on_time_limit='incumbent' to accept the flagged "
+                            "incumbent, raise time_limit_s or mip_gap, or use EquityOptions.use_binaries='never'")
+    records[-1] = replace(records[-1], status="time_limit", objective=best_obj, mip_gap=gap,
+                          note="best complementary solution at the time limit; gap to the best bound")
+    flagged = LPResult(best, best_obj, "time_limit", gap, records[-1].solve_time_s, records[-1].backend)
+    return flagged, best, "lp+binaries", records
 
 
 def _with_extra(lp: LinearProgram, with_bin: LinearProgram, base: LinearProgram) -> LinearProgram:

@@ -160,6 +160,8 @@ class LPResult:
     row_dual: np.ndarray | None = None
     col_dual: np.ndarray | None = None
     record: SolverRecord | None = None
+    bound: float = float("-inf")
+    """Best proven lower bound of a MILP (the objective itself for an optimal LP)."""
 
     @property
     def has_solution(self) -> bool:
@@ -167,7 +169,7 @@ class LPResult:
         return self.x is not None and self.status in ("optimal", "time_limit")
 
 
-def new_highs(options: SolverOptions, *, lp: bool = False):
+def new_highs(options: SolverOptions):
     """Return a silent HiGHS instance configured from ``options``."""
     try:  # the private class skips the banner and the Python callback layer
         from highspy._core import _Highs as Highs
@@ -218,22 +220,26 @@ def read_highs(h, lp: LinearProgram, elapsed_s: float) -> LPResult:
             row_dual = np.asarray(solution.row_dual, dtype=float)
             col_dual = np.asarray(solution.col_dual, dtype=float)
     gap = float(info.mip_gap) if lp.n_integers and has_x else 0.0
+    bound = float(info.mip_dual_bound) if lp.n_integers else (objective if status == "optimal" else -np.inf)
     return LPResult(x, objective, status, gap if np.isfinite(gap) else float("inf"), elapsed_s, "highs",
-                    row_dual, col_dual)
+                    row_dual, col_dual, bound=bound)
 
 
-def _solve_highs(lp: LinearProgram, options: SolverOptions, algorithm: str) -> LPResult:
+def _solve_highs(lp: LinearProgram, options: SolverOptions, algorithm: str, start: np.ndarray | None = None
+                 ) -> LPResult:
     h = new_highs(options)
     if algorithm != "auto":
         h.setOptionValue("solver", algorithm)
     pass_model(h, lp)
+    if start is not None:
+        h.setSolution(lp.n_cols, np.arange(lp.n_cols, dtype=np.int32), np.asarray(start, dtype=np.float64))
     start = time.perf_counter()
     h.run()
     return read_highs(h, lp, time.perf_counter() - start)
 
 
 def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.0, path: str = "lp",
-          label: str = "the model", algorithm: str = "auto") -> LPResult:
+          label: str = "the model", algorithm: str = "auto", start: np.ndarray | None = None) -> LPResult:
     """Solve ``lp`` with the backend chosen by ``options`` and attach a :class:`SolverRecord`.
 
     Args:
@@ -243,6 +249,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
         path: ``lp``, ``lp+binaries`` or ``milp``, copied into the record.
         label: What is being solved, for error messages (for example ``"day 3"``).
         algorithm: HiGHS ``solver`` option for continuous programs (``auto``, ``simplex``, ``ipm``).
+        start: A feasible point handed to the MILP solver as its first incumbent (MIP start).
 
     Returns:
         The result; statuses other than ``optimal``/``time_limit`` are returned for the caller to
@@ -259,7 +266,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
     if options.backend in ("gurobi", "auto"):
         problem = gurobi_problem(lp)
         if problem is None:
-            result = solve_gurobi(lp, options)
+            result = solve_gurobi(lp, options, start)
             if result is None:
                 problem = "gurobi reported the size limit (error 10010)"
         if result is None:
@@ -268,7 +275,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
         raise ClearingError(f"unknown solver backend {options.backend!r}; use highs, gurobi or auto",
                             status="error")
     if result is None:
-        result = _solve_highs(lp, options, algorithm)
+        result = _solve_highs(lp, options, algorithm, start if lp.n_integers else None)
     result.record = SolverRecord(
         backend=result.backend, status=result.status, objective=result.objective, mip_gap=result.mip_gap,
         solve_time_s=result.solve_time_s, build_time_s=build_time_s, n_variables=lp.n_cols,

@@ -57,7 +57,7 @@ def gurobi_problem(lp: LinearProgram) -> str | None:
     return None
 
 
-def solve_gurobi(lp: LinearProgram, options: SolverOptions) -> LPResult | None:
+def solve_gurobi(lp: LinearProgram, options: SolverOptions, start: np.ndarray | None = None) -> LPResult | None:
     """Solve ``lp`` with Gurobi; return None when Gurobi refuses it for its size (error 10010)."""
     import gurobipy as gp
     from gurobipy import GRB
@@ -77,6 +77,8 @@ def solve_gurobi(lp: LinearProgram, options: SolverOptions) -> LPResult | None:
             model.Params.Threads = int(options.threads)
             vtype = np.where(lp.integrality, GRB.INTEGER, GRB.CONTINUOUS)
             x = model.addMVar(lp.n_cols, lb=finite(lp.col_lower), ub=finite(lp.col_upper), vtype=vtype)
+            if start is not None and lp.n_integers:
+                x.Start = np.asarray(start, dtype=float)
             groups = []
             for mask, sense, rhs in ((eq, "=", lp.row_lower), (le, "<", lp.row_upper), (ge, ">", lp.row_lower)):
                 if mask.any():
@@ -91,6 +93,7 @@ def solve_gurobi(lp: LinearProgram, options: SolverOptions) -> LPResult | None:
                 result.x = np.asarray(x.X, dtype=float)
                 result.objective = float(model.ObjVal)
                 result.mip_gap = float(model.MIPGap) if lp.n_integers else 0.0
+                result.bound = float(model.ObjBound) if lp.n_integers else result.objective
                 if not lp.n_integers and status == "optimal":
                     row_dual = np.zeros(lp.n_rows)
                     for mask, constrs in groups:

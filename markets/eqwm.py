@@ -12,7 +12,8 @@ flows and (optionally) bus voltages; the Rawlsian floor z (only when lambda > 0)
 (:mod:`p2psim.markets._exactness`).
 
 Constraints, in code order: participant balance d - pv + curt + ch - dis + shift = imp - exp +
-buy - sell; battery dynamics, SoC window, power limits, terminal SoC >= initial; flexible energy
+buy - sell; battery dynamics, SoC window, power limits, terminal SoC >= initial, the valid cut
+ch / max_charge + dis / max_discharge <= 1; flexible energy
 conserved per window, |shift| <= f d; gross pool metering buy - ch - shift <= d and sell + curt -
 dis <= pv (pool purchases feed own use, pool sales come from own PV and discharge: with unequal
 weights this stops the welfare term from paying a low-weight member to resell grid energy to a

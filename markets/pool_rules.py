@@ -43,7 +43,8 @@ class PoolRule(Market):
         traded = np.minimum(demand, supply)
         if self.promises_individual_rationality:
             # a fee above import - export makes every local trade worse than the grid for someone
-            traded = np.where(book.import_price_per_kwh - book.p2p_fee_per_kwh >= book.export_price_per_kwh, traded, 0.0)
+            worth_trading = book.import_price_per_kwh - book.p2p_fee_per_kwh >= book.export_price_per_kwh
+            traded = np.where(worth_trading, traded, 0.0)
         grid_import, grid_export, pool_buy, pool_sell = split_pool(plan.net_import_kw, traded)
         price = self.pool_price(book, demand, supply)
         if self.promises_individual_rationality:

@@ -197,7 +197,7 @@ def explanation_stage(result):
 
     A run too short to hold days out gets a report note instead of an explanation (no failure).
     """
-    if not getattr(result.study, "explain", True):
+    if not result.study.explain:
         return None
     try:
         exp = explain(result, seed=result.study.seed)

@@ -6,8 +6,9 @@ what was observed after that day was settled (columns ``obs_*``; without any, ev
 column except ``day``, ``episode``, ``reward*`` and the weights, e.g. ``gini_benefit``) and the
 class weights the day was cleared with (columns ``weight_*``). By the timing contract the policy
 sets day d + 1's weights after observing day d, so the change ``weight[d + 1] - weight[d]`` (within
-an episode) is explained from day d's observation, with the same surrogate and held-out-day
-fidelity as the benefit explanations. Without a log, the explanation is skipped with a note.
+an episode) is explained from day d's observation and the weights in force on day d (the policy
+observes its current weights too), with the same surrogate and held-out-day fidelity as the benefit
+explanations. Without a log, the explanation is skipped with a note.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def coordinator_samples(log: pd.DataFrame) -> tuple[pd.DataFrame, list[str], lis
     frame["run"] = frame["episode"].astype(str) if by else "run"
     frame["participant"] = "coordinator"
     frame["socio_class"] = "coordinator"
-    return frame.dropna(subset=targets).reset_index(drop=True), observations, targets
+    return frame.dropna(subset=targets).reset_index(drop=True), observations + weights, targets
 
 
 def explain_coordinator(log: pd.DataFrame | None, seed: int = 0) -> tuple[dict[str, Surrogate], list[str]]:

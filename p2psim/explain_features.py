@@ -163,7 +163,7 @@ def _daily_features(data: RunData) -> pd.DataFrame:
 
 
 def build_samples(source, *, run_label: str | None = None) -> pd.DataFrame:
-    """Participant-day samples of one run: keys (run, day, participant, socio_class), features, targets.
+    """Participant-day samples of one run: keys (run, day, participant, socio_class, kind), features, targets.
 
     Targets that the run cannot give (no allocations) are NaN columns.
     """
@@ -173,6 +173,7 @@ def build_samples(source, *, run_label: str | None = None) -> pd.DataFrame:
     community_kwh = float(people.loc[people.socio_class.isin(EQUITY_EXCLUDED_CLASSES), "battery_kwh"].sum())
     static = pd.DataFrame({
         "participant": people.participant, "socio_class": people.socio_class,
+        "kind": people.get("kind", "participant"),
         "class_rank": people.socio_class.map(ranks).astype(float),
         "income_k": people.income_per_year.astype(float) / 1000.0,
         "pv_peak_kw": people.pv_peak_kw.astype(float), "battery_kwh": people.battery_kwh.astype(float),
@@ -192,7 +193,7 @@ def build_samples(source, *, run_label: str | None = None) -> pd.DataFrame:
             ws.rename(columns={"amount": "weighted_shapley"}), on=["day", "participant"], how="left")
     frame = frame[~frame.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
     frame.insert(0, "run", run_label or data.name)
-    keys = ["run", "day", "participant", "socio_class"]
+    keys = ["run", "day", "participant", "socio_class", "kind"]
     return frame[keys + list(FEATURES) + list(TARGETS)].sort_values(["run", "day", "participant"]).reset_index(
         drop=True)
 

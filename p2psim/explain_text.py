@@ -14,6 +14,16 @@ from p2psim.explain_features import FEATURE_LABELS, TARGETS
 from p2psim.explain_model import Surrogate
 
 HOUSEHOLD_CLASSES = ("low", "middle", "high")
+AMOUNT = {
+    "weighted_shapley": "{v:.2f} a day of weighted Shapley benefit",
+    "market": "{v:.2f} a day of market settlement benefit",
+    "normalised": "a relative saving of {v:.2f} (benefit / stand-alone bill)",
+}
+
+
+def amount(target: str, value: float) -> str:
+    """'2.31 a day of weighted Shapley benefit' and the like."""
+    return AMOUNT.get(target, "{v:.2f} of " + TARGETS.get(target, target)).format(v=value)
 
 
 def label(feature: str) -> str:
@@ -21,8 +31,9 @@ def label(feature: str) -> str:
     return FEATURE_LABELS.get(feature, feature.replace("_", " "))
 
 
-def _who(cls: str, pv: str | None) -> str:
-    noun = f"{cls}-income households" if cls in HOUSEHOLD_CLASSES else f"{cls} participants"
+def _who(cls: str, pv: str | None, kinds: set[str]) -> str:
+    noun = "households" if kinds == {"household"} else "participants"
+    noun = f"{cls}-income {noun}" if cls in HOUSEHOLD_CLASSES else f"{cls} {noun}"
     return noun if pv is None else f"{noun} {pv}"
 
 
@@ -55,16 +66,17 @@ def _phrase(s: Surrogate, feature: str, value: float, mask: np.ndarray) -> str:
 def class_paragraph(s: Surrogate, cls: str, pv: str | None, mask: np.ndarray) -> str:
     """One paragraph: how much a group gains and which features move it from the average."""
     rows = s.samples[mask]
-    n_people = rows.participant.nunique()
+    n_people = f"{rows.participant.nunique()} participant(s)"
     mean = float(rows[s.target].mean())
     contributions = _contributions(s, mask)
     ups = [(f, v) for f, v in contributions.items() if v > 1e-3 * max(1.0, abs(s.base_value))][:2]
     downs = [(f, v) for f, v in contributions.items() if v < -1e-3 * max(1.0, abs(s.base_value))][:2]
     side = "above" if mean > s.base_value else "below"
-    who = _who(cls, pv)
-    text = (f"**{who[0].upper() + who[1:]}** ({n_people} participant(s), {len(rows)} participant-days) receive "
-            f"{mean:.2f} a day on average ({TARGETS.get(s.target, s.target)}), {side} the average participant-day "
-            f"({s.base_value:.2f}).")
+    who = _who(cls, pv, set(rows["kind"]) if "kind" in rows else set())
+    kinds = rows.drop_duplicates("participant")["kind"].value_counts() if "kind" in rows else pd.Series(dtype=int)
+    mix = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in kinds.items())
+    text = (f"**{who[0].upper() + who[1:]}** ({mix or n_people}; {len(rows)} participant-days) receive "
+            f"on average {amount(s.target, mean)}, {side} the average participant-day ({s.base_value:.2f}).")
     if ups:
         verb = "gain mainly through" if mean > 0 else "are lifted mainly by"
         text += f" They {verb} " + " and ".join(_phrase(s, f, v, mask) for f, v in ups) + "."
@@ -116,6 +128,6 @@ def waterfall_caption(s: Surrogate, participant: str, which: str) -> str:
     cls = s.samples.loc[s.samples.participant == participant, "socio_class"].iloc[0]
     top = values.iloc[np.argsort(-values.abs().to_numpy(), kind="stable")].head(2)
     reasons = " and ".join(f"{label(f)} ({v:+.2f})" for f, v in top.items())
-    return (f"The {which} participant, {participant} ({cls} income), receives {actual:.2f} a day on average "
+    return (f"The {which} participant, {participant} ({cls} income), receives on average {amount(s.target, actual)} "
             f"(surrogate {prediction:.2f}, average participant-day {base:.2f}); the largest contributions are "
             f"{reasons}.")

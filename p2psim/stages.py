@@ -23,7 +23,13 @@ def _coordinator(result):
     return coordinator_stage(result)
 
 
-STAGES: list[Callable] = [_allocation, _coordinator]
+def _explanation(result):
+    from p2psim.explain import explanation_stage
+
+    return explanation_stage(result)
+
+
+STAGES: list[Callable] = [_allocation, _coordinator, _explanation]
 
 
 def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:

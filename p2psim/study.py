@@ -112,6 +112,8 @@ class Study:
     """Path (relative to the study file) of a trained coordinator policy, used when present."""
     allocation: bool = True
     """Compute the cooperative-game allocations after the run."""
+    explain: bool = True
+    """Explain who gains and why (SHAP over a surrogate) after the run; needs >= 3 days."""
 
 
 def _community_problems(community: SimBenchCommunity | ExplicitCommunity) -> list[str]:

@@ -106,7 +106,8 @@ def test_cli_exit_status_2_on_bad_input(tmp_path, capsys):
 def test_cli_reexplains_in_place(run_dir, capsys):
     before = {p.name for p in run_dir.parent.iterdir()}
     (run_dir / "coordinator.parquet").unlink(missing_ok=True)
-    assert main(["explain", str(run_dir)]) == 0
+    args = ["explain", str(run_dir), "--target", "weighted_shapley", "--target", "market"]
+    assert main(args) == 0
     assert "held-out R^2" in capsys.readouterr().out
     for name in ("explain_samples.parquet", "explain_shap.parquet", "explain_fidelity.parquet",
                  "explain_beeswarm.png", "explain_classes.png", "explain_waterfall_worst-off.png", "report.html"):
@@ -116,20 +117,20 @@ def test_cli_reexplains_in_place(run_dir, capsys):
     assert f"## {SECTION_TITLE}" in markdown and "held-out days" in markdown
     assert markdown.count(f"## {SECTION_TITLE}") == 1
     first = markdown
-    assert main(["explain", str(run_dir)]) == 0  # again: replaced, not appended, and identical
+    assert main(args) == 0  # again: replaced, not appended, and identical
     assert (run_dir / "report.md").read_text() == first
     sections = json.loads((run_dir / "report_sections.json").read_text())
     assert [s["title"] for s in sections] == [SECTION_TITLE]
     fidelity = pd.read_parquet(run_dir / "explain_fidelity.parquet")
-    assert set(fidelity.target) == {"weighted_shapley", "market", "normalised"}
+    assert set(fidelity.target) == {"weighted_shapley", "market"}
 
 
 def test_low_fidelity_is_flagged(samples, tmp_path):
     noisy = samples.assign(market=np.random.default_rng(0).normal(size=len(samples)))
     s = fit_surrogate(noisy, "market", FEATURES)
     assert s.poor and "Warning" in s.fidelity_text() and "Warning" in s.fidelity_short()
-    exp = explain(synthetic_run(tmp_path / "run", days=4, report=False))
-    exp.surrogates = {"market": s, **{k: v for k, v in exp.surrogates.items() if k != "market"}}
+    exp = explain(synthetic_run(tmp_path / "run", days=4, report=False), targets=["weighted_shapley"])
+    exp.surrogates = {"market": s, **exp.surrogates}
     text, _ = explanation_markdown(exp, tmp_path)
     assert "Warning" in text and "(low fidelity)" in text
 

@@ -112,8 +112,15 @@ class EquityEnv(ParallelEnv):
                  max_log_step: float = 0.25, w_min: float = 0.25, w_max: float = 4.0,
                  inequity_weight: float = 1.0, efficiency_weight: float = 5.0, churn_weight: float = 0.1,
                  market: str | None = None, random_test_start: bool = False,
-                 check_invariants: bool = False, render_mode: str | None = None) -> None:
-        """Build the environment for ``study`` (already overridden); the market defaults to the study's."""
+                 check_invariants: bool = False, render_mode: str | None = None,
+                 step_time_limit_s: float | None = 10.0) -> None:
+        """Build the environment for ``study`` (already overridden); the market defaults to the study's.
+
+        ``step_time_limit_s`` caps each day's clearing: at the limit the best complementary solution
+        found is used, flagged ``time_limit`` with its gap in the day's solver record
+        (``SolverOptions.on_time_limit="incumbent"``), so one hard MILP day cannot stall training or
+        evaluation. ``None`` keeps the study's solver options (a time-limited day then raises).
+        """
         from p2psim.markets import resolve_market_name
 
         if episode_days < 1:
@@ -123,6 +130,12 @@ class EquityEnv(ParallelEnv):
         if not (0 < w_min <= 1 <= w_max and max_log_step > 0):
             raise StudyError(f"need 0 < w_min <= 1 <= w_max and max_log_step > 0; got {w_min}, {w_max}, "
                              f"{max_log_step}")
+        if step_time_limit_s is not None:
+            if not step_time_limit_s > 0:
+                raise StudyError(f"step_time_limit_s={step_time_limit_s} must be > 0 (or None for the study's)")
+            solver = dataclasses.replace(study.solver, on_time_limit="incumbent",
+                                         time_limit_s=min(study.solver.time_limit_s, float(step_time_limit_s)))
+            study = dataclasses.replace(study, solver=solver)
         self.study = dataclasses.replace(study, market=resolve_market_name(market or study.market))
         self.episode_days = int(episode_days)
         self.per_class_agents = bool(per_class_agents)
@@ -141,7 +154,7 @@ class EquityEnv(ParallelEnv):
             "held_out_weeks": list(self.held_out_weeks), "split": split, "max_log_step": self.max_log_step,
             "w_min": self.w_min, "w_max": self.w_max, "inequity_weight": self.inequity_weight,
             "efficiency_weight": self.efficiency_weight, "churn_weight": self.churn_weight,
-            "market": self.study.market,
+            "market": self.study.market, "step_time_limit_s": step_time_limit_s,
         }
         self.classes = self._equity_classes()
         self.n_classes = len(self.classes)

@@ -54,7 +54,7 @@ def test_infeasible_milp_is_reported_not_raised() -> None:
 
 
 def test_time_limit_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake(lp, options, algorithm):
+    def fake(lp, options, algorithm, start=None):
         return LPResult(np.ones(lp.n_cols), 7.0, "time_limit", 0.05, 1.0, "highs")
 
     monkeypatch.setattr(lpmod, "_solve_highs", fake)
@@ -67,7 +67,7 @@ def test_time_limit_policy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_time_limit_without_incumbent_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake(lp, options, algorithm):
+    def fake(lp, options, algorithm, start=None):
         return LPResult(None, np.nan, "time_limit", np.inf, 1, "highs")
 
     monkeypatch.setattr(lpmod, "_solve_highs", fake)
