@@ -7,6 +7,7 @@ report sections to ``result.extras["report_sections"]``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,10 +34,12 @@ STAGES: list[Callable] = [_allocation, _coordinator, _explanation]
 
 
 def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:
-    """Run the registered stages on ``result``; return their writers."""
+    """Run the registered stages on ``result`` (each timed into ``timings_s``); return their writers."""
     writers = []
     for stage in STAGES:
+        start = time.perf_counter()
         writer = stage(result)
+        result.timings_s[f"{stage.__name__.strip('_')}_s"] = time.perf_counter() - start
         if writer is not None:
             writers.append(writer)
     return tuple(writers)
