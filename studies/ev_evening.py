@@ -26,10 +26,10 @@ stream):
   market's 4-hour windows; other households 10 %. The builder has one flexible share per
   participant, so the share applies to the whole household load, EV and appliances together.
 
-Because the builder cannot yet add EV profiles, the community is an ``ExplicitCommunity`` built
-here from the SimBench data by ``EvEveningStudy``, rebuilt whenever ``days``, ``start_day``,
-``interval_minutes`` or ``seed`` change (so ``--days 1`` and seed sweeps work as for a SimBench
-community).
+The community is derived from the SimBench one by ``EvEveningStudy`` (a ``p2psim.study.DerivedStudy``,
+whose ``derive`` adds home EV charging to households); it is rebuilt whenever ``days``, ``start_day``,
+``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
+community.
 
 Tariffs (the same illustrative German-style retail levels as ``studies/rural.py``, 2024): import
 0.24 EUR/kWh at night (0-7 h), 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08
@@ -42,18 +42,15 @@ chargers is left out).
 import contextlib
 import os
 import tempfile
-from dataclasses import dataclass, fields, replace
-from functools import lru_cache, partial
+from dataclasses import replace
+from functools import lru_cache
 from importlib.metadata import version
 
 import numpy as np
 
-from p2psim import Study
-from p2psim.data.community import build_scenario
 from p2psim.data.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
-from p2psim.runner import community_stream
-from p2psim.scenario import Tariffs, time_of_use
-from p2psim.study import ExplicitCommunity, SimBenchCommunity
+from p2psim.scenario import ParticipantSpec, Tariffs, time_of_use
+from p2psim.study import DerivedStudy, SimBenchCommunity
 
 GRID = "1-LV-rural2--0-sw"
 EV_GRID = "1-LV-rural2--2-sw"
@@ -100,50 +97,26 @@ def ev_profiles() -> tuple[tuple[str, float, np.ndarray], ...]:
     return profiles
 
 
-def build_community(study: Study, key: tuple[int, int, int, int]) -> ExplicitCommunity:
-    """The SimBench community of ``GRID`` with EVs added to households, for the study's calendar and seed."""
-    values = {f.name: getattr(study, f.name) for f in fields(Study)}
-    base_study = Study(**{**values, "community": BASE_COMMUNITY, "transformer_limit_kw": None})
-    base = build_scenario(base_study, community_stream(study.seed), check=False)
-    rng = np.random.default_rng(np.random.SeedSequence([study.seed, 276]))
-    points = ev_profiles()
-    participants = []
-    for p in base.participants:
-        if p.kind == "household" and rng.uniform() < EV_PROBABILITY.get(p.socio_class, 0.0):
-            _, _, charging = points[int(rng.integers(len(points)))]
-            weeks = int(rng.integers(0, MAX_WEEK_SHIFT + 1))
-            ev = window(charging, study.start_day, study.days, study.interval_minutes,
-                        -weeks * 7 * STEPS_PER_DAY_15MIN)
-            p = replace(p, id=p.id.replace("hh-", "ev-"), load_kw=p.load_kw + ev, flexible_share=EV_FLEXIBLE_SHARE)
-        participants.append(p)
-    return BuiltCommunity(built_for=key, participants=tuple(participants), feeder=base.feeder)
+class EvEveningStudy(DerivedStudy):
+    """The EV-evening study: the SimBench community with home EV charging added to households."""
 
+    base_community = BASE_COMMUNITY
 
-@dataclass(frozen=True, kw_only=True)
-class BuiltCommunity(ExplicitCommunity):
-    """An explicit community that remembers the (days, start_day, interval_minutes, seed) it was built for."""
-
-    built_for: tuple[int, int, int, int] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class EvEveningStudy(Study):
-    """A Study whose explicit community is rebuilt whenever its calendar or seed changes.
-
-    Overrides (``--days``, ``--seed``, ``--set start_day=...``) go through ``dataclasses.replace``,
-    which calls ``__post_init__``, so the community always matches the study. Pickles and copies
-    are plain :class:`~p2psim.study.Study` objects with the community already built.
-    """
-
-    def __post_init__(self) -> None:
-        key = (self.days, self.start_day, self.interval_minutes, self.seed)
-        if getattr(self.community, "built_for", None) != key:
-            object.__setattr__(self, "community", build_community(self, key))
-
-    def __reduce_ex__(self, protocol):
-        plain = ExplicitCommunity(participants=self.community.participants, feeder=self.community.feeder)
-        values = {f.name: getattr(self, f.name) for f in fields(Study)}
-        return partial(Study, **{**values, "community": plain}), ()
+    def derive(self, base) -> list[ParticipantSpec]:
+        """Give households an EV (probability by class) with a real SimBench home-charging profile."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 276]))
+        points = ev_profiles()
+        participants = []
+        for p in base.participants:
+            if p.kind == "household" and rng.uniform() < EV_PROBABILITY.get(p.socio_class, 0.0):
+                _, _, charging = points[int(rng.integers(len(points)))]
+                weeks = int(rng.integers(0, MAX_WEEK_SHIFT + 1))
+                ev = window(charging, self.start_day, self.days, self.interval_minutes,
+                            -weeks * 7 * STEPS_PER_DAY_15MIN)
+                p = replace(p, id=p.id.replace("hh-", "ev-"), load_kw=p.load_kw + ev,
+                            flexible_share=EV_FLEXIBLE_SHARE)
+            participants.append(p)
+        return participants
 
 
 STUDY = EvEveningStudy(

@@ -20,10 +20,10 @@ as ``p2psim.data.community`` does for a SimBench community):
 - The aggregator owns a 60 kWh / 30 kW community battery on the transformer bus; 10 % of household
   load may shift within 4-hour windows.
 
-Because the builder has no anchor prosumer, the community is an ``ExplicitCommunity`` built here
-from the SimBench data by ``MixedIncomeStudy``, rebuilt whenever ``days``, ``start_day``,
-``interval_minutes`` or ``seed`` change (so ``--days 1`` and seed sweeps work as for a SimBench
-community).
+The community is derived from the SimBench one by ``MixedIncomeStudy`` (a ``p2psim.study.DerivedStudy``,
+whose ``derive`` adds the public building); it is rebuilt whenever ``days``, ``start_day``,
+``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
+community.
 
 Tariffs (the same illustrative German-style retail levels as ``studies/rural.py``, 2024): import
 0.24 EUR/kWh at night (0-7 h), 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08
@@ -32,17 +32,12 @@ P2P network fee 0.02 EUR/kWh (reduced local grid charge); demand charge 0.30 EUR
 community's daily peak (about 110 EUR/kW a year).
 """
 
-from dataclasses import dataclass, fields
-from functools import partial
 
 import numpy as np
 
-from p2psim import Study
-from p2psim.data.community import build_scenario
 from p2psim.data.simbench import load_simbench_grid, window
-from p2psim.runner import community_stream
 from p2psim.scenario import ParticipantSpec, Tariffs, time_of_use
-from p2psim.study import ExplicitCommunity, SimBenchCommunity
+from p2psim.study import DerivedStudy, SimBenchCommunity
 
 GRID = "1-LV-semiurb5--0-sw"
 PUBLIC_BUS = "bus-064"
@@ -73,49 +68,24 @@ def public_profiles() -> tuple[np.ndarray, np.ndarray]:
     return load / load.max(), grid.pv_kw_15min[unit] / grid.pv_peak_kw[unit]
 
 
-def build_community(study: Study, key: tuple[int, int, int, int]) -> ExplicitCommunity:
-    """The SimBench community of ``GRID`` plus the public building, for the study's calendar and seed."""
-    values = {f.name: getattr(study, f.name) for f in fields(Study)}
-    base_study = Study(**{**values, "community": BASE_COMMUNITY, "transformer_limit_kw": None})
-    base = build_scenario(base_study, community_stream(study.seed), check=False)
-    if PUBLIC_BUS not in base.feeder.buses:
-        raise ValueError(f"{PUBLIC_BUS} is not a bus of {GRID}")
-    load, pv = public_profiles()
-    public = ParticipantSpec(
-        id="pub-001", kind="public", socio_class="public", income_per_year=PUBLIC_BUDGET_PER_YEAR,
-        bus=PUBLIC_BUS,
-        load_kw=window(load, study.start_day, study.days, study.interval_minutes) * PUBLIC_REFERENCE_KW,
-        pv_kw=window(pv, study.start_day, study.days, study.interval_minutes) * PUBLIC_PV_KWP,
-        pv_peak_kw=PUBLIC_PV_KWP,
-    )
-    return BuiltCommunity(built_for=key, participants=(*base.participants, public), feeder=base.feeder)
+class MixedIncomeStudy(DerivedStudy):
+    """The mixed-income study: the SimBench community plus the public building."""
 
+    base_community = BASE_COMMUNITY
 
-@dataclass(frozen=True, kw_only=True)
-class BuiltCommunity(ExplicitCommunity):
-    """An explicit community that remembers the (days, start_day, interval_minutes, seed) it was built for."""
-
-    built_for: tuple[int, int, int, int] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class MixedIncomeStudy(Study):
-    """A Study whose explicit community is rebuilt whenever its calendar or seed changes.
-
-    Overrides (``--days``, ``--seed``, ``--set start_day=...``) go through ``dataclasses.replace``,
-    which calls ``__post_init__``, so the community always matches the study. Pickles and copies
-    are plain :class:`~p2psim.study.Study` objects with the community already built.
-    """
-
-    def __post_init__(self) -> None:
-        key = (self.days, self.start_day, self.interval_minutes, self.seed)
-        if getattr(self.community, "built_for", None) != key:
-            object.__setattr__(self, "community", build_community(self, key))
-
-    def __reduce_ex__(self, protocol):
-        plain = ExplicitCommunity(participants=self.community.participants, feeder=self.community.feeder)
-        values = {f.name: getattr(self, f.name) for f in fields(Study)}
-        return partial(Study, **{**values, "community": plain}), ()
+    def derive(self, base) -> tuple[ParticipantSpec, ...]:
+        """Add the public building (anchor prosumer) to the seeded SimBench community."""
+        if PUBLIC_BUS not in base.feeder.buses:
+            raise ValueError(f"{PUBLIC_BUS} is not a bus of {GRID}")
+        load, pv = public_profiles()
+        public = ParticipantSpec(
+            id="pub-001", kind="public", socio_class="public", income_per_year=PUBLIC_BUDGET_PER_YEAR,
+            bus=PUBLIC_BUS,
+            load_kw=window(load, self.start_day, self.days, self.interval_minutes) * PUBLIC_REFERENCE_KW,
+            pv_kw=window(pv, self.start_day, self.days, self.interval_minutes) * PUBLIC_PV_KWP,
+            pv_peak_kw=PUBLIC_PV_KWP,
+        )
+        return (*base.participants, public)
 
 
 STUDY = MixedIncomeStudy(

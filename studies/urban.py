@@ -21,10 +21,10 @@ as ``p2psim.data.community`` does for a SimBench community, then changed as foll
 - 10 % of household load may shift within 4-hour windows (shops and offices: none).
 - The ``solar_garden`` kind uses the household agent (noisy day-ahead forecast of its PV).
 
-Because the builder cannot yet assign PV to an aggregator participant, the community is an
-``ExplicitCommunity`` built here from the SimBench data by ``UrbanStudy``, rebuilt whenever
-``days``, ``start_day``, ``interval_minutes`` or ``seed`` change (so ``--days 1`` and seed sweeps
-work as for a SimBench community).
+The community is derived from the SimBench one by ``UrbanStudy`` (a ``p2psim.study.DerivedStudy``,
+whose ``derive`` removes roofs and adds the solar garden); it is rebuilt whenever ``days``, ``start_day``,
+``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
+community.
 
 Tariffs (the same illustrative German-style retail levels as ``studies/rural.py``, 2024): import
 0.24 EUR/kWh at night (0-7 h), 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08
@@ -32,18 +32,14 @@ EUR/kWh (EEG rate for small PV, about 8 ct in 2024); P2P network fee 0.02 EUR/kW
 grid charge); demand charge 0.30 EUR per kW of the community's daily peak (about 110 EUR/kW a year).
 """
 
-from dataclasses import dataclass, fields, replace
-from functools import partial
+from dataclasses import replace
 
 import numpy as np
 from p2psim.agents import PARTICIPANT_TYPES, Household, register_participant
 
-from p2psim import Study
-from p2psim.data.community import build_scenario
 from p2psim.data.simbench import load_simbench_grid, window
-from p2psim.runner import community_stream
 from p2psim.scenario import BatterySpec, ParticipantSpec, Tariffs, time_of_use
-from p2psim.study import ExplicitCommunity, SimBenchCommunity
+from p2psim.study import DerivedStudy, SimBenchCommunity
 
 GRID = "1-LV-urban6--0-sw"
 GARDEN_KWP = 171.2
@@ -62,51 +58,26 @@ BASE_COMMUNITY = SimBenchCommunity(
 )
 
 
-def build_community(study: Study, key: tuple[int, int, int, int]) -> ExplicitCommunity:
-    """Renters without PV, plus the aggregator's solar garden, for the study's calendar and seed."""
-    values = {f.name: getattr(study, f.name) for f in fields(Study)}
-    base_study = Study(**{**values, "community": BASE_COMMUNITY, "transformer_limit_kw": None})
-    base = build_scenario(base_study, community_stream(study.seed), check=False)
-    participants = [
-        replace(p, pv_kw=np.zeros_like(p.pv_kw), pv_peak_kw=0.0, battery=None) if p.kind != "aggregator" else p
-        for p in base.participants
-    ]
-    grid = load_simbench_grid(GRID)
-    scale = GARDEN_KWP / sum(grid.pv_peak_kw)
-    for k, bus in enumerate(grid.pv_bus):
-        pv = window(grid.pv_kw_15min[k], study.start_day, study.days, study.interval_minutes) * scale
-        participants.append(ParticipantSpec(
-            id=f"garden-{k + 1:03d}", kind="solar_garden", socio_class="community", income_per_year=1e6,
-            bus=bus, load_kw=np.zeros_like(pv), pv_kw=pv, pv_peak_kw=grid.pv_peak_kw[k] * scale,
-        ))
-    return BuiltCommunity(built_for=key, participants=tuple(participants), feeder=base.feeder)
+class UrbanStudy(DerivedStudy):
+    """The urban study: renters without roofs plus the aggregator's solar garden."""
 
+    base_community = BASE_COMMUNITY
 
-@dataclass(frozen=True, kw_only=True)
-class BuiltCommunity(ExplicitCommunity):
-    """An explicit community that remembers the (days, start_day, interval_minutes, seed) it was built for."""
-
-    built_for: tuple[int, int, int, int] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class UrbanStudy(Study):
-    """A Study whose explicit community is rebuilt whenever its calendar or seed changes.
-
-    Overrides (``--days``, ``--seed``, ``--set start_day=...``) go through ``dataclasses.replace``,
-    which calls ``__post_init__``, so the community always matches the study. Pickles and copies
-    are plain :class:`~p2psim.study.Study` objects with the community already built.
-    """
-
-    def __post_init__(self) -> None:
-        key = (self.days, self.start_day, self.interval_minutes, self.seed)
-        if getattr(self.community, "built_for", None) != key:
-            object.__setattr__(self, "community", build_community(self, key))
-
-    def __reduce_ex__(self, protocol):
-        plain = ExplicitCommunity(participants=self.community.participants, feeder=self.community.feeder)
-        values = {f.name: getattr(self, f.name) for f in fields(Study)}
-        return partial(Study, **{**values, "community": plain}), ()
+    def derive(self, base) -> list[ParticipantSpec]:
+        """Remove home PV and batteries; add each SimBench PV unit as a solar-garden participant."""
+        participants = [
+            replace(p, pv_kw=np.zeros_like(p.pv_kw), pv_peak_kw=0.0, battery=None) if p.kind != "aggregator" else p
+            for p in base.participants
+        ]
+        grid = load_simbench_grid(GRID)
+        scale = GARDEN_KWP / sum(grid.pv_peak_kw)
+        for k, bus in enumerate(grid.pv_bus):
+            pv = window(grid.pv_kw_15min[k], self.start_day, self.days, self.interval_minutes) * scale
+            participants.append(ParticipantSpec(
+                id=f"garden-{k + 1:03d}", kind="solar_garden", socio_class="community", income_per_year=1e6,
+                bus=bus, load_kw=np.zeros_like(pv), pv_kw=pv, pv_peak_kw=grid.pv_peak_kw[k] * scale,
+            ))
+        return participants
 
 
 STUDY = UrbanStudy(

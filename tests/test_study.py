@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
+import numpy as np
 import pytest
 
 from p2psim.errors import StudyError
-from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
+from p2psim.study import DerivedStudy, ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
 
 
 def test_load_tiny_and_rural(tiny_study, rural_study):
@@ -106,3 +110,27 @@ def test_bad_override_values(tiny_study, item, message):
 
 def test_later_override_wins(tiny_study):
     assert apply_overrides(tiny_study, ["days=2", "days=3"]).days == 3
+
+
+class _NoRoofs(DerivedStudy):
+    """A derived study that removes every roof (the hook new community set-ups use)."""
+
+    base_community = SimBenchCommunity(max_participants=4)
+
+    def derive(self, base):
+        return [dataclasses.replace(p, pv_kw=np.zeros_like(p.pv_kw), pv_peak_kw=0.0) for p in base.participants]
+
+
+def test_derived_study_rebuilds_for_its_calendar_and_pickles_plain(rural_study):
+    study = _NoRoofs(**{f.name: getattr(rural_study, f.name) for f in dataclasses.fields(Study)
+                        if f.name not in ("community", "days")}, days=2)
+    participants = study.community.participants
+    assert len(participants) == 5  # four SimBench loads and the aggregator
+    assert all(p.pv_peak_kw == 0 and not p.pv_kw.any() for p in participants)
+    assert participants[0].load_kw.shape == (2 * 24,)
+    longer = dataclasses.replace(study, days=3)
+    assert longer.community.participants[0].load_kw.shape == (3 * 24,)
+    np.testing.assert_array_equal(longer.community.participants[0].load_kw[:48], participants[0].load_kw)
+    plain = pickle.loads(pickle.dumps(study))
+    assert type(plain) is Study and isinstance(plain.community, ExplicitCommunity)
+    np.testing.assert_array_equal(plain.community.participants[1].load_kw, participants[1].load_kw)
