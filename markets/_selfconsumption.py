@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from p2psim.markets.base import Clearing
 from p2psim.markets.book import OrderBook
 
 
@@ -71,3 +72,17 @@ def split_pool(
     pool_buy = bid * share_buy
     pool_sell = ask * share_sell
     return demand - pool_buy, supply - pool_sell, pool_buy, pool_sell
+
+
+def pool_clearing(market: str, plan: SelfConsumption, flows: tuple[np.ndarray, ...], price_per_kwh: np.ndarray,
+                  extra: dict | None = None) -> Clearing:
+    """The Clearing of a baseline rule: ``plan``'s battery schedule, ``flows`` from :func:`split_pool`.
+
+    No curtailment and no load shifting (the self-consumption rule has neither).
+    """
+    grid_import, grid_export, pool_buy, pool_sell = flows
+    zeros = np.zeros_like(grid_import)
+    return Clearing(market=market, grid_import_kw=grid_import, grid_export_kw=grid_export, pool_buy_kw=pool_buy,
+                    pool_sell_kw=pool_sell, charge_kw=plan.charge_kw, discharge_kw=plan.discharge_kw,
+                    soc_kwh=plan.soc_kwh, curtail_kw=zeros, shift_kw=zeros.copy(), pool_price_per_kwh=price_per_kwh,
+                    extra=extra or {})

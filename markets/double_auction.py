@@ -19,7 +19,7 @@ Version history: v1 first release.
 from __future__ import annotations
 
 import numpy as np
-from p2psim.markets._selfconsumption import self_consumption, split_pool
+from p2psim.markets._selfconsumption import pool_clearing, self_consumption, split_pool
 from p2psim.markets.base import Clearing, ClearingContext, Market
 from p2psim.markets.book import OrderBook
 
@@ -69,19 +69,5 @@ class UniformDoubleAuction(Market):
                 price[t], traded[t] = p, q
                 eligible_buy[:, t] = limit[:, t] >= p
                 eligible_sell[:, t] = limit[:, t] <= p
-        grid_import, grid_export, pool_buy, pool_sell = split_pool(net, traded, eligible_buy, eligible_sell)
-        zeros = np.zeros_like(net)
-        return Clearing(
-            market=self.name,
-            grid_import_kw=grid_import,
-            grid_export_kw=grid_export,
-            pool_buy_kw=pool_buy,
-            pool_sell_kw=pool_sell,
-            charge_kw=plan.charge_kw,
-            discharge_kw=plan.discharge_kw,
-            soc_kwh=plan.soc_kwh,
-            curtail_kw=zeros,
-            shift_kw=zeros.copy(),
-            pool_price_per_kwh=price,
-            extra={"limit_price_per_kwh": limit},
-        )
+        flows = split_pool(net, traded, eligible_buy, eligible_sell)
+        return pool_clearing(self.name, plan, flows, price, {"limit_price_per_kwh": limit})

@@ -23,7 +23,7 @@ Version history: v1 first release.
 from __future__ import annotations
 
 import numpy as np
-from p2psim.markets._selfconsumption import self_consumption, split_pool
+from p2psim.markets._selfconsumption import pool_clearing, self_consumption, split_pool
 from p2psim.markets.base import Clearing, ClearingContext, Market
 from p2psim.markets.book import OrderBook
 
@@ -45,25 +45,12 @@ class PoolRule(Market):
             # a fee above import - export makes every local trade worse than the grid for someone
             worth_trading = book.import_price_per_kwh - book.p2p_fee_per_kwh >= book.export_price_per_kwh
             traded = np.where(worth_trading, traded, 0.0)
-        grid_import, grid_export, pool_buy, pool_sell = split_pool(plan.net_import_kw, traded)
+        flows = split_pool(plan.net_import_kw, traded)
         price = self.pool_price(book, demand, supply)
         if self.promises_individual_rationality:
             # with a P2P fee, buying locally must never cost more than importing
             price = np.minimum(price, book.import_price_per_kwh - book.p2p_fee_per_kwh)
-        zeros = np.zeros_like(book.load_kw)
-        return Clearing(
-            market=self.name,
-            grid_import_kw=grid_import,
-            grid_export_kw=grid_export,
-            pool_buy_kw=pool_buy,
-            pool_sell_kw=pool_sell,
-            charge_kw=plan.charge_kw,
-            discharge_kw=plan.discharge_kw,
-            soc_kwh=plan.soc_kwh,
-            curtail_kw=zeros,
-            shift_kw=zeros.copy(),
-            pool_price_per_kwh=price,
-        )
+        return pool_clearing(self.name, plan, flows, price)
 
 
 class MidMarketRate(PoolRule):
