@@ -77,7 +77,7 @@ from p2psim.markets._eqwm_program import eqwm_program, pool_duals
 from p2psim.markets._exactness import solve_exact
 from p2psim.markets.base import Clearing, ClearingContext, Market
 from p2psim.markets.book import OrderBook
-from p2psim.markets.grid_only import StandAlone, standalone_optimum
+from p2psim.markets.grid_only import StandAlone, standalone_clearing, standalone_optimum
 
 from p2psim.errors import ClearingError
 
@@ -115,7 +115,10 @@ class EqWM(Market):
                    model: DayModel | None = None) -> Clearing:
         """Clear one day given the stand-alone optimum (and optionally the assembled day model).
 
-        Sweeps over weights or lambda (:mod:`p2psim.pareto`) reuse both across solves.
+        Sweeps over weights or lambda (:mod:`p2psim.pareto`) reuse both across solves. When ``alone``
+        carries its solution (as :func:`~p2psim.markets.grid_only.standalone_optimum` returns it),
+        ``extra["standalone_clearing"]`` is the grid_only_v1 clearing of the same book built from it
+        (no extra solve): the model's stand-alone counterfactual reuses it; otherwise it is None.
         """
         label = f"day {context.day}"
         model = build_day_model(book, context) if model is None else model
@@ -159,5 +162,6 @@ class EqWM(Market):
                 "community_cost": float(model.lp.c @ x[: model.lp.n_cols]),
                 "objective": float(program.lp.c @ x + program.lp.offset),
                 "rawlsian_set": rawls, "path": path,
+                "standalone_clearing": standalone_clearing(book, alone) if alone.x is not None else None,
             },
         )

@@ -78,6 +78,32 @@ def standalone_costs(book: OrderBook, context: ClearingContext) -> np.ndarray:
     return standalone_optimum(book, context).cost
 
 
+def standalone_clearing(book: OrderBook, alone: StandAlone, market: str = "grid_only_v1") -> Clearing:
+    """The grid_only_v1 clearing of ``book`` from its stand-alone optimum ``alone`` (no new solve).
+
+    EqWM solves the same stand-alone problem (same book, same context) for B_i and returns this
+    clearing in ``extra["standalone_clearing"]``, so the model's stand-alone counterfactual reuses it
+    instead of solving it a second time.
+    """
+    model, x = alone.model, alone.x
+    zeros = np.zeros_like(book.load_kw, dtype=float)
+    return Clearing(
+        market=market,
+        grid_import_kw=model.values(x, "imp"),
+        grid_export_kw=model.values(x, "exp"),
+        pool_buy_kw=zeros,
+        pool_sell_kw=zeros.copy(),
+        charge_kw=model.values(x, "ch"),
+        discharge_kw=model.values(x, "dis"),
+        soc_kwh=model.values(x, "soc"),
+        curtail_kw=model.values(x, "curt"),
+        shift_kw=model.values(x, "shift"),
+        pool_price_per_kwh=np.asarray(book.export_price_per_kwh, dtype=float),
+        solver_records=alone.records,
+        extra={"standalone_cost": alone.cost, "peak_kw": alone.peak_kw, "path": alone.path},
+    )
+
+
 class GridOnly(Market):
     """No pool: each participant runs its own battery, flexibility and curtailment optimally alone."""
 
@@ -86,21 +112,4 @@ class GridOnly(Market):
 
     def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
         """Clear one day (see module docstring)."""
-        alone = standalone_optimum(book, context)
-        model, x = alone.model, alone.x
-        zeros = np.zeros_like(book.load_kw, dtype=float)
-        return Clearing(
-            market=self.name,
-            grid_import_kw=model.values(x, "imp"),
-            grid_export_kw=model.values(x, "exp"),
-            pool_buy_kw=zeros,
-            pool_sell_kw=zeros.copy(),
-            charge_kw=model.values(x, "ch"),
-            discharge_kw=model.values(x, "dis"),
-            soc_kwh=model.values(x, "soc"),
-            curtail_kw=model.values(x, "curt"),
-            shift_kw=model.values(x, "shift"),
-            pool_price_per_kwh=np.asarray(book.export_price_per_kwh, dtype=float),
-            solver_records=alone.records,
-            extra={"standalone_cost": alone.cost, "peak_kw": alone.peak_kw, "path": alone.path},
-        )
+        return standalone_clearing(book, standalone_optimum(book, context), self.name)

@@ -48,6 +48,9 @@ class RunOptions:
     counterfactual_market: str = "grid_only_v1"
     """Rule whose settled bills are each participant's stand-alone outside option B_i."""
     check_invariants: bool = True
+    record: bool = True
+    """Write dispatch, trades and bills to the ledger (solver records always). The RL environment turns
+    it off: its steps read the settled day from the day hook, never the ledger."""
 
 
 class CommunityModel(mesa.Model):
@@ -92,6 +95,7 @@ class CommunityModel(mesa.Model):
         )
         self.day_results: list[dict[str, Any]] = []
         self._today: dict[str, Any] = {}
+        self._reused = False
 
     # -- helpers -------------------------------------------------------------------------------
     def _battery_array(self, name: str) -> np.ndarray:
@@ -175,7 +179,7 @@ class CommunityModel(mesa.Model):
         book = self.order_book(day, forecasts)
         context = self.context(day)
         clearing = self.market.clear(book, context)
-        alone = clearing if self.counterfactual.name == self.market.name else self.counterfactual.clear(book, context)
+        alone = self._counterfactual(book, context, clearing)
         actual_load = np.stack([a.load_kw for a in actuals])
         actual_pv = np.stack([a.pv_kw for a in actuals])
         self._today = {
@@ -187,10 +191,11 @@ class CommunityModel(mesa.Model):
             "alone": alone,
         }
         self.ledger.append_solver_records(day, clearing.market, [r.as_dict() for r in clearing.solver_records])
-        if alone is not clearing:  # the stand-alone counterfactual is solved too: record it
+        if alone is not clearing and not self._reused:  # the stand-alone counterfactual is solved too: record it
             records = [{**r.as_dict(), "note": ("counterfactual " + r.note).strip()} for r in alone.solver_records]
             self.ledger.append_solver_records(day, alone.market, records)
-        self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
+        if self.options.record:
+            self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
         for k, member in enumerate(self.members):
             member.on_cleared(
                 {
@@ -206,6 +211,23 @@ class CommunityModel(mesa.Model):
                     )
                 }
             )
+
+    def _counterfactual(self, book: OrderBook, context: ClearingContext, clearing: Clearing) -> Clearing:
+        """The stand-alone clearing of the day: reused when the market already solved the same problem.
+
+        EqWM computes B_i with :func:`p2psim.markets.grid_only.standalone_optimum` on the same book and
+        context and returns the resulting grid_only_v1 clearing in ``extra["standalone_clearing"]``;
+        the counterfactual grid_only_v1 would solve exactly that problem again, so it is reused (its
+        solver records are already among the market's).
+        """
+        self._reused = False
+        if self.counterfactual.name == self.market.name:
+            return clearing
+        given = clearing.extra.get("standalone_clearing") if isinstance(clearing.extra, dict) else None
+        if given is not None and given.market == self.counterfactual.name:
+            self._reused = True
+            return given
+        return self.counterfactual.clear(book, context)
 
     def deliver(self, day: int, interval: int) -> None:
         """Delivery of one interval: battery state follows the schedule; balances are checked."""
@@ -239,7 +261,8 @@ class CommunityModel(mesa.Model):
         columns = {k: v for k, v in bills.items() if k != "community_peak_kw"}
         columns["standalone_bill"] = alone["bill"]
         columns["benefit"] = alone["bill"] - bills["bill"]
-        self.ledger.append_bills(day, columns)
+        if self.options.record:
+            self.ledger.append_bills(day, columns)
         clearing = today["clearing"]
         extra = {
             "pool_price_per_kwh": np.broadcast_to(clearing.pool_price_per_kwh, clearing.soc_kwh.shape),
@@ -247,7 +270,8 @@ class CommunityModel(mesa.Model):
             "load_forecast_kw": today["book"].load_kw,
             "pv_forecast_kw": today["book"].pv_kw,
         }
-        self.ledger.append_dispatch(day, today["flows"], extra)
+        if self.options.record:
+            self.ledger.append_dispatch(day, today["flows"], extra)
         result = {
             "day": day,
             "bills": columns,

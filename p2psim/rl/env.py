@@ -48,7 +48,8 @@ class ``community`` is excluded, :data:`p2psim.metrics.EQUITY_EXCLUDED_CLASSES`)
 ``L_d = (C_d - C_eq,d) / scale_d`` the efficiency loss: ``C_d`` is the community cost of the
 day's clearing (grid energy, P2P fees and the demand charge; pool payments net out) and
 ``C_eq,d`` the cost of clearing *the same book* with equal weights (cached per (episode, day,
-book); reused without solving when the weights are already equal). ``scale_d`` is
+book); reused without solving when the weights are already equal; with EqWM only the equal-weight
+program is solved, the day's stand-alone optimum and day model are reused). ``scale_d`` is
 ``max(|C_eq,d|, 0.1 * sum_i |B_i|, 1)`` with ``B_i`` the stand-alone bills, so a community that
 nearly breaks even does not blow the ratio up.
 
@@ -74,6 +75,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from p2psim.errors import OrderError, StudyError
+from p2psim.markets import EqWM
 from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, normalised_benefit
 from p2psim.study import Study, apply_overrides, load_study
 
@@ -100,6 +102,34 @@ def community_cost(clearing, book) -> float:
 def _weekday(start_day: int) -> int:
     """Weekday (Monday 0) of day ``start_day`` of 2016 (1 January 2016 was a Friday)."""
     return (4 + start_day) % 7
+
+
+class _RememberDay:
+    """An EqWM market that keeps the last day's stand-alone optimum and day model.
+
+    ``clear`` is exactly ``EqWM.clear`` (stand-alone optimum, then ``clear_with``); it also keeps
+    ``last = (book, stand-alone optimum, day model)`` so that the equal-weight clearing of the same
+    book (the reward's reference) solves only the EqWM program: B_i and the day model do not depend
+    on the class weights.
+    """
+
+    def __init__(self, market: EqWM) -> None:
+        self.market = market
+        self.last: tuple | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "market":  # not set yet (e.g. while unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.market, name)
+
+    def clear(self, book, context):
+        from p2psim.markets._community_lp import build_day_model
+        from p2psim.markets.grid_only import standalone_optimum
+
+        alone = standalone_optimum(book, context)
+        day_model = build_day_model(book, context)
+        self.last = (book, alone, day_model)
+        return self.market.clear_with(book, context, alone, day_model)
 
 
 class EquityEnv(ParallelEnv):
@@ -253,8 +283,13 @@ class EquityEnv(ParallelEnv):
             study = dataclasses.replace(self.study, start_day=start, days=self.episode_days)
             self._day0 = 0
         scenario = build_scenario(study, community_stream(self.study.seed))
-        opts = dataclasses.replace(run_options(self.study), check_invariants=self.check_invariants)
-        model = CommunityModel(scenario, make_market(self.study.market), seed=episode_seed, options=opts)
+        # record=False: a step reads the settled day from the day hook, so the ledger's dispatch, trade
+        # and bill tables (pandas frames and the bilateral matching, ~25 ms a day) are not built
+        opts = dataclasses.replace(run_options(self.study), check_invariants=self.check_invariants, record=False)
+        market = make_market(self.study.market)
+        if isinstance(market, EqWM):
+            market = _RememberDay(market)
+        model = CommunityModel(scenario, market, seed=episode_seed, options=opts)
         self.episode_seed = episode_seed
         self.attach(model, start, initial=options.get("weights"))
         self.history = []
@@ -355,7 +390,14 @@ class EquityEnv(ParallelEnv):
             model = self.model
             context = dataclasses.replace(model.context(self._day0 + self._day),
                                           rng=np.random.default_rng([self.episode_seed, self._day, 7]))
-            equal = model.market.clear(book.with_weights(dict.fromkeys(set(book.socio_class), 1.0)), context)
+            equal_book = book.with_weights(dict.fromkeys(set(book.socio_class), 1.0))
+            memo = getattr(model.market, "last", None)
+            if memo is not None and memo[0] is book:
+                # neither B_i nor the day model depends on the weights: reuse the day's (EqWM) and
+                # solve only the equal-weight program
+                equal = model.market.clear_with(equal_book, context, memo[1], memo[2])
+            else:
+                equal = model.market.clear(equal_book, context)
             self._equal_cache[key] = community_cost(equal, book)
             while len(self._equal_cache) > 4096:
                 self._equal_cache.popitem(last=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -144,3 +146,50 @@ def test_default_market_is_the_studys():
     from p2psim.study import load_study
 
     assert make_env().study.market == load_study(RURAL).market
+
+
+def test_reused_standalone_and_day_model_change_nothing(monkeypatch):
+    # EqWM's stand-alone optimum serves as the grid_only_v1 counterfactual and, with the day model, as the
+    # start of the equal-weight reference clearing: the rewards equal those of solving everything afresh
+    import p2psim.rl.env as env_module
+    from p2psim.model import CommunityModel
+
+    def run():
+        env = make_env(episode_days=2, overrides=("equity.use_binaries=never",))
+        env.reset(seed=3)
+        infos = [env.step({COORDINATOR: np.array(a, np.float32)})[4][COORDINATOR]
+                 for a in ([0.25, -0.25, 0.1], [-0.2, 0.25, -0.25])]
+        return infos, env
+
+    fast, env = run()
+    assert isinstance(env.model.market, env_module._RememberDay)
+    assert not any(r["market"] == "grid_only_v1" for r in env.model.ledger.solver_records)
+    assert env.model.ledger.dispatch.empty and env.model.ledger.bills.empty  # record=False in the env
+    monkeypatch.setattr(CommunityModel, "_counterfactual", lambda self, book, context, clearing:
+                        self.counterfactual.clear(book, context))
+    monkeypatch.setattr(env_module, "_RememberDay", lambda market: market)
+    slow, env = run()
+    assert any(r["market"] == "grid_only_v1" for r in env.model.ledger.solver_records)
+    for a, b in zip(fast, slow, strict=True):
+        for key in ("reward", "gini", "community_cost", "equal_weight_cost", "standalone_bill", "total_bill"):
+            assert a[key] == b[key], key
+
+
+def test_model_reuses_the_eqwm_standalone_as_counterfactual(monkeypatch):
+    # a normal EqWM run: the ledger's stand-alone bills are those of a fresh grid_only_v1 clearing
+    import pandas as pd
+
+    from p2psim.model import CommunityModel
+    from p2psim.runner import run
+    from p2psim.study import apply_overrides, load_study
+
+    study = apply_overrides(load_study(str(Path(RURAL).with_name("tiny.py"))), ["market=eqwm_v1"])
+    fast = run(study)
+    assert not any(r["market"] == "grid_only_v1" for r in fast.solver_records)
+    monkeypatch.setattr(CommunityModel, "_counterfactual", lambda self, book, context, clearing:
+                        self.counterfactual.clear(book, context))
+    slow = run(study)
+    assert any(r["market"] == "grid_only_v1" for r in slow.solver_records)
+    pd.testing.assert_frame_equal(fast.bills, slow.bills)
+    pd.testing.assert_frame_equal(fast.dispatch, slow.dispatch)
+    pd.testing.assert_frame_equal(fast.trades, slow.trades)
