@@ -27,6 +27,9 @@ def train_command(argv: list[str]) -> int:
     parser.add_argument("--market", help="market rule (default: the study's)")
     parser.add_argument("--episode-days", type=int, default=7, help="days per episode (default 7)")
     parser.add_argument("--checkpoint-every", type=int, default=2048, help="steps between checkpoints")
+    parser.add_argument("--benefit-basis", choices=("market", "stable"), default="market",
+                        help="reward inequity on the market settlement (default) or on the core allocation "
+                             "closest to it (stable; small communities)")
     parser.add_argument("--set", action="append", default=[], metavar="dotted.field=value",
                         help="override a study field, e.g. --set equity.use_binaries=never")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -39,7 +42,7 @@ def train_command(argv: list[str]) -> int:
     else:
         if not args.out:
             raise StudyError("train needs --out DIR (or --resume DIR)")
-        env = {"episode_days": args.episode_days}
+        env = {"episode_days": args.episode_days, "benefit_basis": args.benefit_basis}
         if args.market:
             env["market"] = args.market
         config = TrainConfig(env=env, overrides=list(args.set), checkpoint_every=args.checkpoint_every)

@@ -143,13 +143,21 @@ class EquityEnv(ParallelEnv):
                  inequity_weight: float = 1.0, efficiency_weight: float = 5.0, churn_weight: float = 0.1,
                  market: str | None = None, random_test_start: bool = False,
                  check_invariants: bool = False, render_mode: str | None = None,
-                 step_time_limit_s: float | None = 10.0) -> None:
+                 step_time_limit_s: float | None = 10.0, benefit_basis: str = "market") -> None:
         """Build the environment for ``study`` (already overridden); the market defaults to the study's.
 
         ``step_time_limit_s`` caps each day's clearing: at the limit the best complementary solution
         found is used, flagged ``time_limit`` with its gap in the day's solver record
         (``SolverOptions.on_time_limit="incumbent"``), so one hard MILP day cannot stall training or
         evaluation. ``None`` keeps the study's solver options (a time-limited day then raises).
+
+        ``benefit_basis`` is what the reward's inequity (and the observed normalised benefit) is
+        measured on: ``market``, the market settlement (what the EqWM prices pay); ``stable``, the
+        core allocation of the day's savings game closest in L1 to the market outcome
+        (:func:`p2psim.game.equitable_core_allocation`: every coalition constraint for up to 12
+        participants, row generation with the membership oracle above), so the learned weights act
+        on payments no coalition would walk away from. ``stable`` costs one coalition LP per
+        coalition it considers (2^n for n <= 12): an option for small communities.
         """
         from p2psim.markets import resolve_market_name
 
@@ -160,6 +168,9 @@ class EquityEnv(ParallelEnv):
         if not (0 < w_min <= 1 <= w_max and max_log_step > 0):
             raise StudyError(f"need 0 < w_min <= 1 <= w_max and max_log_step > 0; got {w_min}, {w_max}, "
                              f"{max_log_step}")
+        if benefit_basis not in BENEFIT_BASES:
+            raise StudyError(f"benefit_basis={benefit_basis!r}: expected one of {', '.join(BENEFIT_BASES)}")
+        self.benefit_basis = benefit_basis
         if step_time_limit_s is not None:
             if not step_time_limit_s > 0:
                 raise StudyError(f"step_time_limit_s={step_time_limit_s} must be > 0 (or None for the study's)")
@@ -184,7 +195,7 @@ class EquityEnv(ParallelEnv):
             "held_out_weeks": list(self.held_out_weeks), "split": split, "max_log_step": self.max_log_step,
             "w_min": self.w_min, "w_max": self.w_max, "inequity_weight": self.inequity_weight,
             "efficiency_weight": self.efficiency_weight, "churn_weight": self.churn_weight,
-            "market": self.study.market, "step_time_limit_s": step_time_limit_s,
+            "market": self.study.market, "step_time_limit_s": step_time_limit_s, "benefit_basis": benefit_basis,
         }
         self.classes = self._equity_classes()
         self.n_classes = len(self.classes)
@@ -207,6 +218,8 @@ class EquityEnv(ParallelEnv):
         self._episode = 0
         self.model = None
         self.history: list[dict[str, Any]] = []
+        self.last_stable = None
+        """(day game, allocation) of the last ``stable`` step, for inspection."""
 
     # -- construction helpers --------------------------------------------------------------------
     @classmethod
@@ -408,6 +421,9 @@ class EquityEnv(ParallelEnv):
         bill, alone, benefit = bills["bill"], bills["standalone_bill"], bills["benefit"]
         floor = self.study.equity.benefit_floor
         r = normalised_benefit(benefit, alone, floor)
+        core_terms = {}
+        if self.benefit_basis == "stable":
+            r, core_terms = self._stable_normalised_benefit(result, benefit, floor)
         members = self._members
         g = min(gini(r[members]), GINI_CAP)
         book, clearing = result["book"], result["clearing"]
@@ -434,8 +450,35 @@ class EquityEnv(ParallelEnv):
             "reward": -inequity - efficiency - churn_pen, "gini": float(g), "inequity_penalty": float(inequity),
             "community_cost": float(cost), "equal_weight_cost": float(cost_eq), "efficiency_loss": float(loss),
             "efficiency_penalty": float(efficiency), "churn": churn, "churn_penalty": float(churn_pen),
-            "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()),
+            "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()), **core_terms,
         }
+
+    def _stable_normalised_benefit(self, result: dict[str, Any], benefit: np.ndarray, floor: float):
+        """Normalised benefit under the core allocation closest to the market benefits (``stable``).
+
+        The game is the day's savings game on its day-ahead book (equal weights, cost objective:
+        :class:`p2psim.game.energy.EnergyDayGame`), v(S) = sum_{i in S} c({i}) - c(S); the target
+        is each participant's market benefit; r_i = x_i / max(c({i}), floor).
+        """
+        from p2psim.game import equitable_core_allocation
+        from p2psim.game.energy import DayGameSpec, EnergyDayGame
+        from p2psim.game.energy_separation import membership_separation
+
+        book = result["book"]
+        spec = DayGameSpec(day=int(result.get("day", self._day)), book=book.with_weights({}),
+                           feeder=self.model.scenario.feeder, solver=self.study.solver,
+                           enforce_feeder=self.study.enforce_feeder)
+        game = EnergyDayGame(spec)
+        target = dict(zip(game.players, np.asarray(benefit, float), strict=True))
+        if len(game.players) <= STABLE_EXACT_MAX_PLAYERS:
+            stable = equitable_core_allocation(game.players, game.value, target=target, method="exact")
+        else:
+            stable = equitable_core_allocation(game.players, game.value, target=target, method="rowgen",
+                                               separation=membership_separation(game))
+        x = np.array([stable[p] for p in game.players])
+        self.last_stable = (game, stable)
+        r = x / np.maximum(np.asarray(game.standalone_cost, float), floor)
+        return r, {"core_distance": float(stable.meta["distance"]), "cooperative_gain": float(x.sum())}
 
     def _observation(self) -> np.ndarray:
         next_day = self.start_day + self._day
@@ -456,6 +499,11 @@ class EquityEnv(ParallelEnv):
     def close(self) -> None:
         """Drop the model."""
         self.model = None
+
+
+BENEFIT_BASES = ("market", "stable")
+#: Up to this many participants the ``stable`` basis enumerates every coalition constraint.
+STABLE_EXACT_MAX_PLAYERS = 12
 
 
 class ClipActions:

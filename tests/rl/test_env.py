@@ -193,3 +193,23 @@ def test_model_reuses_the_eqwm_standalone_as_counterfactual(monkeypatch):
     pd.testing.assert_frame_equal(fast.bills, slow.bills)
     pd.testing.assert_frame_equal(fast.dispatch, slow.dispatch)
     pd.testing.assert_frame_equal(fast.trades, slow.trades)
+
+
+def test_stable_benefit_basis_pays_a_core_allocation():
+    """benefit_basis="stable": the reward's benefits are a core point of the day's savings game."""
+    from itertools import combinations
+
+    env = make_env(episode_days=1, benefit_basis="stable", overrides=["community.max_participants=5"])
+    env.reset(seed=0)
+    low = env.agents[0]
+    _, _, _, _, infos = env.step({low: np.zeros(env.action_space(low).shape, np.float32)})
+    game, stable = env.last_stable
+    players = game.players
+    assert len(players) == 6
+    assert infos[low]["cooperative_gain"] == pytest.approx(game.value(frozenset(players)), abs=1e-6)
+    for size in range(1, len(players)):
+        for coalition in combinations(players, size):
+            assert sum(stable[p] for p in coalition) >= game.value(frozenset(coalition)) - 1e-6, coalition
+    assert infos[low]["core_distance"] >= 0
+    with pytest.raises(StudyError, match="benefit_basis"):
+        make_env(benefit_basis="shapley")
