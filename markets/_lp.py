@@ -11,9 +11,12 @@ prefix and a shape per block of consecutive columns or rows), so a model of a mi
 names any of them on demand for diagnostics without ever building a million strings.
 
 Backends: HiGHS (``highspy``, always available; the model goes in through the array form of
-``passModel``) and Gurobi (``gurobipy`` matrix API, used for ``backend="gurobi"`` or ``"auto"``
-when it imports, is licensed and the model fits the size-limited pip licence of 2,000 variables
-and 2,000 constraints; otherwise HiGHS is used and the fallback is written in the record's note).
+``passModel``) and Gurobi (``gurobipy`` matrix API, used for every program with
+``backend="gurobi"`` and for mixed-integer programs with ``backend="auto"``, the default, when it
+imports, is licensed and the model fits the size-limited pip licence of 2,000 variables and 2,000
+constraints; otherwise HiGHS is used and the fallback is written in the record's note). ``auto``
+keeps LPs on HiGHS (as fast on these sizes, with no licence start-up) and hands the small MILPs of
+the binary repair to Gurobi (measured: 0.08-0.14 s against 0.46-0.98 s for HiGHS).
 Statuses are mapped onto :data:`STATUSES`. A solve that hits its time limit returns its incumbent
 flagged ``time_limit`` (with the gap) when ``options.on_time_limit == "incumbent"`` and raises
 :class:`~p2psim.errors.ClearingError` otherwise.
@@ -263,7 +266,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
 
     note = ""
     result = None
-    if options.backend in ("gurobi", "auto"):
+    if options.backend == "gurobi" or (options.backend == "auto" and lp.n_integers):
         problem = gurobi_problem(lp)
         if problem is None:
             result = solve_gurobi(lp, options, start)
@@ -271,7 +274,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
                 problem = "gurobi reported the size limit (error 10010)"
         if result is None:
             note = f"{options.backend}: used highs because {problem}"
-    elif options.backend != "highs":
+    elif options.backend not in ("highs", "auto"):
         raise ClearingError(f"unknown solver backend {options.backend!r}; use highs, gurobi or auto",
                             status="error")
     if result is None:

@@ -29,8 +29,10 @@ from p2psim.feeder import Feeder
 class SolverOptions:
     """How optimisation-based rules call their solver."""
 
-    backend: str = "highs"
-    """``highs`` (always available), ``gurobi`` (when licensed and the model fits) or ``auto``."""
+    backend: str = "auto"
+    """``auto``: HiGHS for LPs, Gurobi for MILPs when gurobipy is licensed and the model fits its
+    size-limited licence (else HiGHS, noted in the record); ``highs``: HiGHS only; ``gurobi``:
+    Gurobi for every program that fits."""
     time_limit_s: float = 60.0
     """Wall-clock limit per solve."""
     mip_gap: float = 1e-4
