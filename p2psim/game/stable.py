@@ -11,10 +11,13 @@ empty, and ``||.||`` the L1 norm (``sum_i |x_i - t_i|``) or the max norm
 (``max_i |x_i - t_i|``), both linear programs. If ``t`` already lies in the core, ``x* = t``.
 
 ``method="exact"`` writes all ``2**n - 2`` coalition constraints (``n <= 16``).
-``method="rowgen"`` starts from the singletons and adds, one per LP solve, the most violated
-coalition returned by a *separation oracle* ``separation(x) -> (S, v(S) - x(S)) | None`` (the
-coalition of largest excess, or ``None`` if no excess is positive) until no coalition has an
-excess above ``eps``. An infeasible relaxation proves the core empty; ``eps*`` is then found by
+``method="rowgen"`` starts from the singletons and adds, per round, the violated coalitions
+returned by a *separation oracle* ``separation(x) -> (S, v(S) - x(S)) | [(S, excess), ...] | None``
+(one or several coalitions of positive excess, or ``None`` only when no excess is positive) until
+no coalition has an excess above ``eps``. The master LP lives in one HiGHS instance: new rows are
+appended and the re-solve starts from the previous basis (dual simplex). ``time_limit_s`` stops
+it between rounds; such a result is returned with ``exact=False`` (not proven).
+An infeasible relaxation proves the core empty; ``eps*`` is then found by
 row generation on the least-core LP. The default oracle is exhaustive search (``n <= 16``);
 large games (e.g. energy communities, where the oracle is a MILP over coalition membership)
 pass their own.
@@ -22,6 +25,7 @@ pass their own.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
@@ -103,6 +107,7 @@ def equitable_core_allocation(
     method: str = "exact",
     max_iterations: int = 1000,
     separation: Separation | None = None,
+    time_limit_s: float | None = None,
 ) -> Allocation:
     """Return the core (or least-core) allocation closest to ``target``.
 
@@ -114,15 +119,18 @@ def equitable_core_allocation(
         norm: ``"l1"`` (sum of absolute deviations) or ``"max"`` (largest deviation).
         method: ``"exact"`` (all coalition constraints) or ``"rowgen"`` (row generation).
         max_iterations: Row generation: maximum number of separation calls.
-        separation: Row generation: oracle ``x -> (S, excess) | None`` (default: exhaustive).
+        separation: Row generation: oracle ``x -> (S, excess) | [(S, excess), ...] | None``
+            (default: exhaustive); a list adds several violated coalitions in one round.
+        time_limit_s: Row generation: wall-clock limit in seconds (checked between rounds).
 
     Returns:
         An :class:`Allocation` (``method="equitable_core"``) whose ``meta`` holds ``target``,
         ``deviation`` (``x_i - t_i``), ``distance``, ``norm``, ``epsilon`` (0 when the core is
         non-empty), ``least_core_epsilon`` (``None`` when row generation never needed it),
         ``core_empty``, ``n_constraints`` (coalition constraints in the last LP),
-        ``n_lp_solves`` and ``converged``. A row generation stopped by ``max_iterations`` is
-        returned with ``exact=False`` and a warning.
+        ``n_lp_solves``, ``n_separation_calls`` (rounds), ``seconds`` and ``converged``.
+        A row generation stopped by ``max_iterations`` is
+        returned with ``exact=False`` and a warning, as is one stopped by ``time_limit_s``.
     """
     validate_method(norm, ("l1", "max"), "equitable_core_allocation norm")
     validate_method(method, ("exact", "rowgen"), "equitable_core_allocation")
@@ -151,7 +159,7 @@ def equitable_core_allocation(
         core_empty = eps > tol
         least_core_epsilon = float(eps)
     else:
-        x, eps, core_empty, stats = _rowgen(game, t, grand, norm, max_iterations, separation)
+        x, eps, core_empty, stats = _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s)
         least_core_epsilon = float(eps) if core_empty else None
     if x is None:
         raise GameError("equitable_core_allocation: projection LP infeasible (numerical trouble)")
@@ -178,60 +186,163 @@ def equitable_core_allocation(
     )
 
 
-def _rowgen(game, t, grand, norm, max_iterations, separation):
+class _Master:
+    """The row-generation master LP in one HiGHS instance: cuts are appended, the basis is kept.
+
+    Columns: ``x`` (n, free), the deviations ``d`` (n for L1, 1 for the max norm, ``>= 0``) and
+    ``e`` (the epsilon of the coalition rows). Rows: ``x_i + d >= t_i`` and ``x_i - d <= t_i``
+    (so ``d >= |x_i - t_i|``),
+    ``x(N) = v(N)`` and one row ``x(S) + e >= v(S)`` per coalition. ``project(eps)`` fixes
+    ``e = eps`` and minimises the deviation (the projection LP); ``least()`` frees ``e`` and
+    minimises it (the least-core LP). Adding rows keeps the basis, so each re-solve is a few dual
+    simplex iterations.
+    """
+
+    def __init__(self, n: int, target: np.ndarray, grand: float, norm: str) -> None:
+        try:  # the private class skips the banner and the Python callback layer
+            from highspy._core import _Highs as Highs
+        except ImportError:  # pragma: no cover - layout of older highspy versions
+            from highspy import Highs
+        h = self.highs = Highs()
+        for option, value in (
+            ("output_flag", False), ("presolve", "off"), ("threads", 1),
+            ("primal_feasibility_tolerance", 1e-9), ("dual_feasibility_tolerance", 1e-9),
+        ):
+            h.setOptionValue(option, value)
+        self.n = n
+        n_dev = n if norm == "l1" else 1
+        self.dev = np.arange(n, n + n_dev, dtype=np.int32)
+        self.e_col = n + n_dev
+        n_cols = self.e_col + 1
+        inf = self._inf = np.inf
+        lower = np.concatenate([np.full(n, -inf), np.zeros(n_dev), [0.0]])
+        upper = np.concatenate([np.full(n, inf), np.full(n_dev, inf), [0.0]])
+        h.addVars(n_cols, lower, upper)
+        dev_of = np.arange(n) + n if norm == "l1" else np.full(n, n)
+        for sign in (1.0, -1.0):  # t_i - d <= x_i <= t_i + d, as  x_i + d >= t_i  and  x_i - d <= t_i
+            idx = np.stack([np.arange(n), dev_of], axis=1).astype(np.int32)
+            starts = np.arange(0, 2 * n, 2, dtype=np.int32)
+            vals = np.tile([1.0, sign], n)
+            lo, up = (target, np.full(n, inf)) if sign > 0 else (np.full(n, -inf), target)
+            h.addRows(n, lo, up, 2 * n, starts, idx.ravel(), vals)
+        h.addRow(grand, grand, n, np.arange(n, dtype=np.int32), np.ones(n))
+        self.n_cuts = 0
+
+    def add(self, masks: Sequence[int], values: Sequence[float]) -> None:
+        """Append the rows ``x(S) + e >= v(S)`` of the coalitions ``masks``."""
+        if not len(masks):
+            return
+        starts, index, data = [], [], []
+        for mask in masks:
+            members = [k for k in range(self.n) if (int(mask) >> k) & 1]
+            starts.append(len(index))
+            index += [*members, self.e_col]
+            data += [1.0] * (len(members) + 1)
+        k = len(masks)
+        self.highs.addRows(k, np.asarray(values, float), np.full(k, self._inf), len(index),
+                           np.asarray(starts, np.int32), np.asarray(index, np.int32), np.asarray(data))
+        self.n_cuts += k
+
+    def _run(self) -> str:
+        self.highs.run()
+        return self.highs.getModelStatus().name
+
+    def project(self, eps: float) -> np.ndarray | None:
+        """The closest ``x`` to the target with every included ``x(S) >= v(S) - eps``, or ``None``."""
+        h = self.highs
+        h.changeColsCost(self.dev.size, self.dev, np.ones(self.dev.size))
+        h.changeColCost(self.e_col, 0.0)
+        h.changeColBounds(self.e_col, eps, eps)
+        status = self._run()
+        if status == "kInfeasible":
+            return None
+        if status != "kOptimal":
+            raise GameError(f"core projection LP ended with status {status}")
+        return np.asarray(h.getSolution().col_value[: self.n], dtype=float)
+
+    def least(self) -> tuple[np.ndarray, float]:
+        """A least-core point ``x`` and ``eps`` over the included coalitions."""
+        h = self.highs
+        h.changeColsCost(self.dev.size, self.dev, np.zeros(self.dev.size))
+        h.changeColCost(self.e_col, 1.0)
+        h.changeColBounds(self.e_col, -self._inf, self._inf)
+        status = self._run()
+        if status != "kOptimal":
+            raise GameError(f"least core LP ended with status {status}")
+        col = np.asarray(h.getSolution().col_value, dtype=float)
+        return col[: self.n], float(col[self.e_col])
+
+
+def _candidates(found) -> list[tuple[frozenset[str], float]]:
+    """An oracle's answer as a list: ``None``, one ``(S, excess)`` or a sequence of them."""
+    if found is None:
+        return []
+    if isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], (frozenset, set)):
+        return [found]
+    return list(found)
+
+
+def _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s=None):
+    start = time.perf_counter()
+    deadline = np.inf if time_limit_s is None else start + float(time_limit_s)
     n = game.n
     oracle = separation if separation is not None else exhaustive_separation(game)
     masks = [1 << k for k in range(n)]
     values = {m: game.value_of_mask(m) for m in masks}
     tol = core_tolerance(np.append(list(values.values()), grand))
+    master = _Master(n, t, grand, norm)
+    master.add(masks, [values[m] for m in masks])
     eps, eps_star, core_empty, solves, calls = 0.0, 0.0, False, 0, 0
 
-    def violated(x, level):
+    def violated(x, level) -> bool:
+        """Add the oracle's violated coalitions to the master; ``False`` when there are none."""
         nonlocal calls
         calls += 1
-        found = oracle(x)
-        if found is None:
-            return None
-        mask = game.mask_of(found[0])
-        if mask in (0, game.full_mask):
-            raise GameError("separation oracle returned the empty or the grand coalition")
-        excess = game.value_of_mask(mask) - float(sum(x[k] for k in range(n) if mask >> k & 1))
-        if excess <= level + tol:
-            return None
-        if mask in values:  # a repeated cut means the LP and the oracle disagree numerically
-            raise GameError(f"separation oracle repeated coalition {sorted(found[0])}")
-        values[mask] = game.value_of_mask(mask)
-        return mask
-
-    def arrays():
-        m = np.array(list(values), dtype=np.uint64)
-        return m, np.array([values[int(k)] for k in m])
+        new, repeated = {}, None
+        for coalition, _ in _candidates(oracle(x)):
+            mask = game.mask_of(coalition)
+            if mask in (0, game.full_mask):
+                raise GameError("separation oracle returned the empty or the grand coalition")
+            value = game.value_of_mask(mask)
+            excess = value - float(sum(x[k] for k in range(n) if mask >> k & 1))
+            if excess <= level + tol:
+                continue
+            if mask in values:
+                repeated = coalition
+            else:
+                new[mask] = value
+        if not new and repeated is not None:  # a repeated cut means the LP and the oracle disagree
+            raise GameError(f"separation oracle repeated coalition {sorted(repeated)}")
+        values.update(new)
+        master.add(list(new), list(new.values()))
+        return bool(new)
 
     phase = "core"
-    while calls < max_iterations:
-        m, v = arrays()
+    while calls < max_iterations and (calls == 0 or time.perf_counter() < deadline):
         solves += 1
         if phase == "core":
-            x = distance_lp(n, t, m, v - eps, grand, norm)
+            x = master.project(eps)
             if x is None:  # even this relaxation has no core point: the core is empty
                 phase = "least"
                 continue
-            if violated(x, eps) is None:
-                return x, eps_star, core_empty, _stats(len(values), solves, True)
+            if not violated(x, eps):
+                return x, eps_star, core_empty, _stats(len(values), solves, calls, True, start)
         else:
-            x, eps_relaxed = least_core_lp(n, m, v, grand)
-            if violated(x, eps_relaxed) is None:  # eps_relaxed is the least-core value
+            x, eps_relaxed = master.least()
+            if not violated(x, eps_relaxed):  # eps_relaxed is the least-core value
                 core_empty, eps_star = eps_relaxed > tol, eps_relaxed
                 eps = eps_relaxed + tol if core_empty else tol  # slack keeps the LP feasible
                 phase = "core"
+    why = f"{calls} iterations" if calls >= max_iterations else f"the time limit of {time_limit_s} s"
     warnings.warn(
-        f"equitable_core_allocation: row generation stopped after {max_iterations} iterations; "
+        f"equitable_core_allocation: row generation stopped after {why}; "
         "the allocation may violate coalition constraints",
         RuntimeWarning,
         stacklevel=3,
     )
-    return x, eps_star, core_empty, _stats(len(values), solves, False)
+    return x, eps_star, core_empty, _stats(len(values), solves, calls, False, start)
 
 
-def _stats(n_constraints: int, solves: int, converged: bool) -> dict:
-    return {"n_constraints": n_constraints, "n_lp_solves": solves, "converged": converged}
+def _stats(n_constraints: int, solves: int, calls: int, converged: bool, start: float) -> dict:
+    return {"n_constraints": n_constraints, "n_lp_solves": solves, "n_separation_calls": calls,
+            "converged": converged, "seconds": time.perf_counter() - start}

@@ -1,0 +1,74 @@
+"""Row generation with the membership-MILP oracle on a small energy day game equals enumeration."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from p2psim.game import CachedGame, equitable_core_allocation, max_core_excess
+from p2psim.game.energy import EnergyDayGame, day_specs
+from p2psim.game.energy_separation import membership_separation
+
+
+@pytest.fixture(scope="module")
+def spec(rural_study):
+    """One day of the rural study with 7 loads + the aggregator (8 players)."""
+    from p2psim.runner import run
+
+    community = replace(rural_study.community, max_participants=7)
+    result = run(replace(rural_study, community=community, days=1, allocation=False))
+    return day_specs(result)[0]
+
+
+def _target(game, values):
+    rng = np.random.default_rng(3)  # a target off the core: equal split perturbed
+    n = len(game.players)
+    t = np.full(n, values[-1] / n) + rng.normal(0, 0.3, n)
+    t += (values[-1] - t.sum()) / n
+    return dict(zip(game.players, t, strict=True))
+
+
+@pytest.mark.parametrize("options", [{}, {"heuristics": False}, {"relax": False, "search_budget": 0}])
+def test_rowgen_with_membership_oracle_equals_enumeration(spec, options):
+    game = EnergyDayGame(spec)
+    values = game.all_values()
+    cached = CachedGame(game.players, game.value)
+    target = _target(game, values)
+    exact = equitable_core_allocation(game.players, cached, target=target, method="exact")
+    oracle = membership_separation(game, **options)
+    rowgen = equitable_core_allocation(game.players, cached, target=target, method="rowgen", separation=oracle)
+    assert rowgen.exact and rowgen.meta["converged"]
+    assert rowgen.meta["core_empty"] == exact.meta["core_empty"]
+    assert rowgen.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)
+    assert rowgen.meta["n_constraints"] < 2 ** len(game.players) - 2
+    # the result satisfies every core constraint (checked by enumeration)
+    check = max_core_excess(game.players, cached, dict(rowgen))
+    assert check.exact and check.max_excess <= rowgen.meta["epsilon"] + 1e-6
+
+
+def test_oracle_finds_the_most_violated_coalition(spec):
+    game = EnergyDayGame(spec)
+    values = game.all_values()
+    n = len(game.players)
+    x = np.full(n, values[-1] / n)
+    bits = (np.arange(1 << n)[:, None] >> np.arange(n)) & 1
+    excess = (values - bits @ x)[1:-1]
+    found = membership_separation(game, heuristics=False, early_stop=False)(x)
+    assert found is not None
+    assert found[0][1] == pytest.approx(excess.max(), abs=1e-6)
+    # the heuristic oracle returns only violated coalitions, several at once
+    cuts = membership_separation(game)(x)
+    assert cuts and all(e > 0 for _, e in cuts)
+    assert all(game.value(s) - sum(x[game.index[p]] for p in s) == pytest.approx(e, abs=1e-7) for s, e in cuts)
+
+
+def test_time_limit_reports_not_proven(spec):
+    game = EnergyDayGame(spec)
+    cached = CachedGame(game.players, game.value)
+    values = game.all_values()
+    with pytest.warns(RuntimeWarning, match="time limit"):
+        x = equitable_core_allocation(
+            game.players, cached, target=_target(game, values), method="rowgen",
+            separation=membership_separation(game), time_limit_s=0.0,
+        )
+    assert not x.exact and not x.meta["converged"]
