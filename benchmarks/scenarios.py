@@ -305,8 +305,8 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--reduced", action="store_true", help="seed 0 and 2 days (overrides --seeds/--days)")
-    parser.add_argument("--scaling-days", type=int, default=None, help="days per run of the scaling test "
-                        "(default: --days)")
+    parser.add_argument("--scaling-days", type=int, default=28, help="days per run of the scaling test "
+                        "(default 28: runs long enough that worker start-up does not dominate)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1-vs-2-worker measurement")
     parser.add_argument("--sweep-dir", default=None, help="resumable sweep folder (default runs/scenarios-<days>d)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scenarios.md"))
@@ -314,7 +314,7 @@ def parse_args(argv=None):
     from p2psim.sweep import parse_seeds
 
     if args.reduced:
-        args.seeds, args.days = "0", 2
+        args.seeds, args.days, args.scaling_days = "0", 2, 2
     args.seeds = parse_seeds(args.seeds)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenarios if not study_path(s).is_file()]

@@ -44,9 +44,9 @@ class AllocationOptions:
     """Value calls per day per sampled estimator (Shapley, weighted Shapley)."""
     core_check_budget: int = 100
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
-    rowgen_max_players: int = 0
+    rowgen_max_players: int = 16
     """Above ``exact_max_players``, compute the equitable core by row generation with the membership
-    MILP oracle only up to this many players (0: skip; about 3 s per day at n = 14, while at n = 50 it is
+    MILP oracle only up to this many players (0: skip; about 3 s per day at n = 14 on a quiet machine, while at n = 50 it is
     not proven within 2 minutes: benchmarks/results/stable.md)."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""

@@ -260,8 +260,15 @@ def run_row(result) -> dict[str, Any]:
 
 
 def run_chunk(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
-    """Run several grid points in one worker (they share the study's cached SimBench data)."""
-    return [run_one(spec) for spec in specs]
+    """Run several grid points in one worker (they share the study's cached SimBench data).
+
+    One BLAS/OpenMP thread per worker: the workers already use the cores, and threads inside each
+    would only oversubscribe them.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return [run_one(spec) for spec in specs]
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:

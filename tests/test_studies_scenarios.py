@@ -129,3 +129,20 @@ def test_explicit_communities_follow_days_and_seed(name):
     plain = pickle.loads(pickle.dumps(two))
     assert type(plain) is Study and type(plain.community) is ExplicitCommunity
     assert len(plain.community.participants) == len(two.community.participants)
+
+
+@pytest.mark.slow
+def test_scenarios_table_command_on_a_reduced_grid(tmp_path):
+    """benchmarks/scenarios.py end to end (seed 0, 2 days, two scenarios, no scaling part)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "scenarios.md"
+    subprocess.run([sys.executable, str(repo / "benchmarks" / "scenarios.py"), "--reduced", "--no-scaling",
+                    "--scenarios", "rural,winter", "--sweep-dir", str(tmp_path / "sweep"), "--out", str(out)],
+                   cwd=repo, check=True, capture_output=True, timeout=1200)
+    text = out.read_text()
+    for heading in ("## rural", "## winter"):
+        assert heading in text
+    assert "peak demand reduction vs raw load peak (%)" in text and "0 failed" in text
