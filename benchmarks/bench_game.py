@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,16 +37,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "game.md"
 
 
 def run_specs(grid: str | None, max_participants: int | None):
-    """Day-ahead game specs of a one-day run of the rural study (optionally on another grid)."""
-    sys.path.insert(0, str(ROOT))
-    from p2psim.game.energy import day_specs
-    from p2psim.runner import run
-    from studies.rural import STUDY
+    """Day-ahead game spec of a one-day run of the rural study (optionally on another grid)."""
+    from _communities import rural_day_run
 
-    community = STUDY.community if grid is None else replace(STUDY.community, grid_code=grid)
-    community = replace(community, max_participants=max_participants)
-    result = run(replace(STUDY, community=community, days=1, allocation=False))
-    return day_specs(result)[0]
+    from p2psim.game.energy import day_specs
+
+    return day_specs(rural_day_run(grid, max_participants))[0]
 
 
 def replicated_spec(base, n: int, seed: int = 7):

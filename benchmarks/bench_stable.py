@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,15 +34,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "stable.md"
 
 def build(grid: str | None, max_participants: int | None):
     """Day-ahead spec and socio-economic weights of a one-day rural run (optionally another grid)."""
-    sys.path.insert(0, str(ROOT))
+    from _communities import rural_day_run
+
     from p2psim.allocate import socio_economic_weights
     from p2psim.game.energy import day_specs
-    from p2psim.runner import run
-    from studies.rural import STUDY
 
-    community = STUDY.community if grid is None else replace(STUDY.community, grid_code=grid)
-    community = replace(community, max_participants=max_participants)
-    result = run(replace(STUDY, community=community, days=1, allocation=False))
+    result = rural_day_run(grid, max_participants)
     return day_specs(result)[0], socio_economic_weights(result.participants)
 
 
