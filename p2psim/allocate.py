@@ -46,8 +46,8 @@ class AllocationOptions:
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
     rowgen_max_players: int = 16
     """Above ``exact_max_players``, compute the equitable core by row generation with the membership
-    MILP oracle only up to this many players (0: skip; about 3 s per day at n = 14 on a quiet machine, while at n = 50 it is
-    not proven within 2 minutes: benchmarks/results/stable.md)."""
+    MILP oracle only up to this many players (0: skip; about 3 s per day at n = 14 on a quiet machine,
+    while at n = 50 it is not proven within 2 minutes: benchmarks/results/stable.md)."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
