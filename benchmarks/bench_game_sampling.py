@@ -19,7 +19,7 @@ Every estimator gets the same budget of value calls through the same scalar valu
 function here costs ~20 µs; the table also projects the time for a value function costing
 ``--value-cost-ms`` (default 3 ms) per call.
 
-Run: ``python benchmarks/bench_game_sampling.py`` (about 3-4 minutes on 2 cores).
+Run: ``python benchmarks/bench_game_sampling.py`` (about 10 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -139,13 +139,13 @@ METHODS = [
 def main() -> None:
     """Run the comparison and write the markdown section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budgets", type=int, nargs="+", default=[20_000, 100_000])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 3], help="runs per budget")
-    parser.add_argument("--ref-permutations", type=int, default=200_000)
+    parser.add_argument("--budgets", type=int, nargs="+", default=[20_000, 100_000, 400_000])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 3, 1], help="runs per budget")
+    parser.add_argument("--ref-permutations", type=int, default=1_000_000)
     parser.add_argument("--value-cost-ms", type=float, default=3.0)
     parser.add_argument("--time-budget-s", type=float, default=60.0,
                         help="the issue's wall-time budget for the stratified sampler (0: skip)")
-    parser.add_argument("--timed-runs", type=int, default=2)
+    parser.add_argument("--timed-runs", type=int, default=3)
     args = parser.parse_args()
 
     game = ProsumerSavingsGame()
