@@ -204,7 +204,6 @@ def explanation_stage(result):
     except ExplanationInputError as exc:
         exp, note = None, f"No explanation for this run: {exc}"
     else:
-        result.timings_s["explain_s"] = exp.seconds
         result.extras["explanation"] = exp
         result.summary["explain_r2_heldout"] = float(exp.primary.r2_heldout)
 

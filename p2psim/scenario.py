@@ -248,3 +248,15 @@ class Scenario:
     def weight_of(self, socio_class: str) -> float:
         """Socio-economic weight of a class (1 when the study gives none)."""
         return float(self.class_weights.get(socio_class, 1.0))
+
+
+GERMAN_RETAIL_2024 = Tariffs(
+    import_price_per_kwh=time_of_use({(0, 7): 0.24, (7, 17): 0.32, (17, 21): 0.40, (21, 24): 0.32}),
+    export_price_per_kwh=0.08,
+    p2p_fee_per_kwh=0.02,
+    peak_price_per_kw=0.30,
+)
+"""Illustrative German-style retail tariffs at 2024 levels, shared by the SimBench studies: import
+0.24 EUR/kWh at night (0-7 h), 0.32 by day, 0.40 in the evening peak (17-21 h); feed-in 0.08 EUR/kWh
+(EEG rate for small rooftop PV, about 8 ct in 2024); P2P network fee 0.02 EUR/kWh (reduced local grid
+charge); demand charge 0.30 EUR per kW of the community's daily peak (about 110 EUR/kW a year)."""

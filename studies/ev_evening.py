@@ -49,7 +49,7 @@ from importlib.metadata import version
 import numpy as np
 
 from p2psim.data.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
-from p2psim.scenario import ParticipantSpec, Tariffs, time_of_use
+from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
 from p2psim.study import DerivedStudy, SimBenchCommunity
 
 GRID = "1-LV-rural2--0-sw"
@@ -123,12 +123,7 @@ STUDY = EvEveningStudy(
     name="ev_evening",
     description=__doc__,
     community=BASE_COMMUNITY,
-    tariffs=Tariffs(
-        import_price_per_kwh=time_of_use({(0, 7): 0.24, (7, 17): 0.32, (17, 21): 0.40, (21, 24): 0.32}),
-        export_price_per_kwh=0.08,
-        p2p_fee_per_kwh=0.02,
-        peak_price_per_kw=0.30,
-    ),
+    tariffs=GERMAN_RETAIL_2024,
     market="eqwm_v1",
     days=7,
     start_day=276,

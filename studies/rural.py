@@ -21,19 +21,14 @@ settled day (disable with ``--set coordinator_policy=None``).
 """
 
 from p2psim import Study
-from p2psim.scenario import Tariffs, time_of_use
+from p2psim.scenario import GERMAN_RETAIL_2024
 from p2psim.study import SimBenchCommunity
 
 STUDY = Study(
     name="rural",
     description=__doc__,
     community=SimBenchCommunity(grid_code="1-LV-rural1--0-sw"),
-    tariffs=Tariffs(
-        import_price_per_kwh=time_of_use({(0, 7): 0.24, (7, 17): 0.32, (17, 21): 0.40, (21, 24): 0.32}),
-        export_price_per_kwh=0.08,
-        p2p_fee_per_kwh=0.02,
-        peak_price_per_kw=0.30,
-    ),
+    tariffs=GERMAN_RETAIL_2024,
     market="eqwm_v1",
     days=7,
     start_day=152,

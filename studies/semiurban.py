@@ -23,7 +23,7 @@ EUR/kWh (EEG rate for small rooftop PV, about 8 ct in 2024); P2P network fee 0.0
 """
 
 from p2psim import Study
-from p2psim.scenario import BatterySpec, Tariffs, time_of_use
+from p2psim.scenario import GERMAN_RETAIL_2024, BatterySpec
 from p2psim.study import SimBenchCommunity
 
 STUDY = Study(
@@ -37,12 +37,7 @@ STUDY = Study(
         community_battery=BatterySpec(capacity_kwh=100.0, max_charge_kw=50.0, max_discharge_kw=50.0,
                                       initial_soc=0.3),
     ),
-    tariffs=Tariffs(
-        import_price_per_kwh=time_of_use({(0, 7): 0.24, (7, 17): 0.32, (17, 21): 0.40, (21, 24): 0.32}),
-        export_price_per_kwh=0.08,
-        p2p_fee_per_kwh=0.02,
-        peak_price_per_kw=0.30,
-    ),
+    tariffs=GERMAN_RETAIL_2024,
     market="eqwm_v1",
     days=7,
     start_day=152,

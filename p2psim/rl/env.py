@@ -451,6 +451,8 @@ class EquityEnv(ParallelEnv):
             "community_cost": float(cost), "equal_weight_cost": float(cost_eq), "efficiency_loss": float(loss),
             "efficiency_penalty": float(efficiency), "churn": churn, "churn_penalty": float(churn_pen),
             "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()), **core_terms,
+            # 1 when the day's clearing stopped at step_time_limit_s (a flagged incumbent, not the optimum)
+            "time_limited": float(any(r.status == "time_limit" for r in clearing.solver_records)),
         }
 
     def _stable_normalised_benefit(self, result: dict[str, Any], benefit: np.ndarray, floor: float):
