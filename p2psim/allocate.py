@@ -45,9 +45,12 @@ class AllocationOptions:
     core_check_budget: int = 100
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
     rowgen_max_players: int = 16
-    """Above ``exact_max_players``, compute the equitable core by row generation with the membership
-    MILP oracle only up to this many players (0: skip; about 3 s per day at n = 14 on a quiet machine,
-    while at n = 50 it is not proven within 2 minutes: benchmarks/results/stable.md)."""
+    """Above ``exact_max_players``, compute the equitable core (the core point closest to the weighted
+    Shapley value) by row generation with the membership MILP oracle up to this many players (about
+    3 s per day at n = 14 on a quiet machine). Above it, the allocation stage takes the closest
+    *certified* core point (:func:`p2psim.game.energy_inner.certified_core_allocation`: one LP, a
+    proven core point, with a lower bound on the closest core point's distance in its ``meta``);
+    benchmarks/results/stable.md shows row generation at n = 50."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
@@ -158,7 +161,10 @@ def owen_allocation(game: EnergyDayGame, share: np.ndarray) -> dict[str, float]:
 
 
 def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptions):
-    """Core (or least-core) allocation closest in L1 to the weighted Shapley target, or None."""
+    """Core (or least-core) allocation closest in L1 to the weighted Shapley target, or None.
+
+    Above ``rowgen_max_players``: the closest certified core point, or None when none exists.
+    """
     from p2psim.game import equitable_core_allocation
     from p2psim.game.energy_separation import membership_separation
 
@@ -169,7 +175,9 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
         return equitable_core_allocation(
             game.players, cached, target=dict(target), method="rowgen", separation=membership_separation(game)
         )
-    return None
+    from p2psim.game.energy_inner import certified_core_allocation
+
+    return certified_core_allocation(game, np.array([target[p] for p in game.players], dtype=float))
 
 
 def fairness(amounts: np.ndarray, standalone: np.ndarray, floor: float) -> dict[str, float]:

@@ -49,6 +49,9 @@ from p2psim.game.core import (
 from p2psim.game.shapley import shapley_value
 from p2psim.game.weighted import Weights, weighted_shapley_value
 
+IN_OUT_WEIGHT = 0.5
+"""Weight of the in-point in the in-out probe after a cut (see :func:`_rowgen`)."""
+
 Separation = Callable[[np.ndarray], tuple[frozenset[str], float] | None]
 
 
@@ -70,9 +73,12 @@ def exhaustive_separation(game: CachedGame) -> Separation:
 
 
 def distance_lp(
-    n: int, target: np.ndarray, masks: np.ndarray, lower: np.ndarray, grand: float, norm: str
+    n: int, target: np.ndarray, masks: np.ndarray | None, lower: np.ndarray, grand: float, norm: str,
+    members: sp.spmatrix | np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Closest ``x`` to ``target`` with ``x(S) >= lower(S)`` for ``masks`` and ``x(N) = v(N)``.
+
+    ``members`` (one 0/1 row per coalition) replaces ``masks`` when bit masks do not fit 64 bits.
 
     Returns:
         ``x``, or ``None`` if these constraints are infeasible.
@@ -81,8 +87,9 @@ def distance_lp(
     eye = sp.identity(n, format="csr")
     dev = -sp.identity(n, format="csr") if norm == "l1" else sp.csr_matrix(-np.ones((n, 1)))
     blocks = [sp.hstack([eye, dev]), sp.hstack([-eye, dev])]
-    if masks.size:
-        blocks.append(sp.hstack([coalition_rows(masks, n), sp.csr_matrix((masks.size, extra))]))
+    rows = -sp.csr_matrix(members) if members is not None else coalition_rows(masks, n) if masks.size else None
+    if rows is not None and rows.shape[0]:
+        blocks.append(sp.hstack([rows, sp.csr_matrix((rows.shape[0], extra))]))
     a_ub = sp.vstack(blocks, format="csr")
     b_ub = np.concatenate([target, -target, -lower])
     a_eq = sp.csr_matrix(np.concatenate([np.ones(n), np.zeros(extra)])[None, :])
@@ -108,6 +115,8 @@ def equitable_core_allocation(
     max_iterations: int = 1000,
     separation: Separation | None = None,
     time_limit_s: float | None = None,
+    anchor: Mapping[str, float] | None = None,
+    gap: float = 0.0,
 ) -> Allocation:
     """Return the core (or least-core) allocation closest to ``target``.
 
@@ -122,13 +131,24 @@ def equitable_core_allocation(
         separation: Row generation: oracle ``x -> (S, excess) | [(S, excess), ...] | None``
             (default: exhaustive); a list adds several violated coalitions in one round.
         time_limit_s: Row generation: wall-clock limit in seconds (checked between rounds).
+        anchor: Row generation: a candidate core point (e.g. the Owen allocation of an LP game).
+            If the oracle finds no violated coalition at it, it becomes the *in-point* of in-out
+            separation (see :func:`_rowgen`); otherwise its violated coalitions enter the LP.
+        gap: Row generation with a core in-point: stop when the in-point's distance exceeds the
+            master LP's (a lower bound on the optimum) by at most ``gap`` (units of the values) and
+            return the in-point -- a proven core point within ``gap`` of the closest one. ``0``
+            runs until the master's own solution is proven (the exact projection).
 
     Returns:
         An :class:`Allocation` (``method="equitable_core"``) whose ``meta`` holds ``target``,
         ``deviation`` (``x_i - t_i``), ``distance``, ``norm``, ``epsilon`` (0 when the core is
         non-empty), ``least_core_epsilon`` (``None`` when row generation never needed it),
         ``core_empty``, ``n_constraints`` (coalition constraints in the last LP),
-        ``n_lp_solves``, ``n_separation_calls`` (rounds), ``seconds`` and ``converged``.
+        ``n_lp_solves``, ``n_separation_calls`` (rounds), ``seconds``, ``converged``,
+        ``core_proven`` (the allocation is a proven (least-)core point: always when converged; also
+        at a limit when an in-point was known), ``distance_lower_bound`` (row generation: the last
+        master LP's distance, a lower bound on the closest (least-)core point's) and
+        ``anchor_in_core`` (``None`` without an anchor).
         A row generation stopped by ``max_iterations`` is
         returned with ``exact=False`` and a warning, as is one stopped by ``time_limit_s``.
     """
@@ -155,11 +175,15 @@ def equitable_core_allocation(
         tol = core_tolerance(values)
         eps_used = eps + tol if eps > tol else 0.0
         x = distance_lp(n, t, masks, v_masks - eps_used, grand, norm)
-        stats = {"n_constraints": int(masks.size), "n_lp_solves": 2, "converged": True}
+        stats = {"n_constraints": int(masks.size), "n_lp_solves": 2, "converged": True, "core_proven": True}
         core_empty = eps > tol
         least_core_epsilon = float(eps)
     else:
-        x, eps, core_empty, stats = _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s)
+        if not np.isfinite(gap) or gap < 0:
+            raise GameError(f"gap must be a finite number >= 0, got {gap!r}")
+        start = None if anchor is None else allocation_vector(game.players, anchor)
+        x, eps, core_empty, stats = _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s,
+                                            start, float(gap))
         least_core_epsilon = float(eps) if core_empty else None
     if x is None:
         raise GameError("equitable_core_allocation: projection LP infeasible (numerical trouble)")
@@ -282,7 +306,24 @@ def _candidates(found) -> list[tuple[frozenset[str], float]]:
     return list(found)
 
 
-def _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s=None):
+def _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s=None, anchor=None, gap=0.0):
+    """Row generation on the projection LP, with in-out separation once a core point is known.
+
+    Plain: solve the master (the projection over the coalitions found so far; its distance is a
+    lower bound ``lb`` on the optimum), ask the oracle for coalitions violated at its solution
+    ``x``, add them, repeat until none is violated (``x`` is then the exact projection).
+
+    In-out (Ben-Ameur and Neto 2007), when a proven core point ``y`` (the *in-point*) is known: the
+    oracle is asked at ``s = x + w (y - x)`` instead (``w = 1/2`` after a cut). A coalition violated
+    at ``s`` is violated at ``x`` too (excess is linear along the segment and ``y`` satisfies every
+    constraint), so the cut still removes ``x``; it is deeper than one found at ``x``, whose many
+    barely violated coalitions make the tail of plain row generation long. If nothing is violated at
+    ``s``, ``s`` is a proven core point at least as close to the target as ``y`` (convexity of the
+    norm) and becomes the in-point, and ``w`` halves (the probes approach ``x`` fast; below
+    ``w = 1e-3`` the oracle is asked at ``x`` itself).
+    The upper bound ``ub = ||y - t||`` and ``lb`` close from both sides; it stops when
+    ``ub - lb <= gap`` (returning ``y``) or when ``x`` itself is proven.
+    """
     start = time.perf_counter()
     deadline = np.inf if time_limit_s is None else start + float(time_limit_s)
     n = game.n
@@ -293,6 +334,10 @@ def _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s=None)
     master = _Master(n, t, grand, norm)
     master.add(masks, [values[m] for m in masks])
     eps, eps_star, core_empty, solves, calls = 0.0, 0.0, False, 0, 0
+
+    def distance(z: np.ndarray) -> float:
+        d = np.abs(z - t)
+        return float(d.sum() if norm == "l1" else d.max())
 
     def violated(x, level) -> bool:
         """Add the oracle's violated coalitions to the master; ``False`` when there are none."""
@@ -317,32 +362,52 @@ def _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s=None)
         master.add(list(new), list(new.values()))
         return bool(new)
 
-    phase = "core"
+    inside, anchor_in_core = None, None
+    if anchor is not None:
+        if abs(float(anchor.sum()) - grand) > max(tol, 1e-9 * abs(grand)):
+            raise GameError(f"anchor must distribute v(N) = {grand:.6g}, its shares sum to {float(anchor.sum()):.6g}; "
+                            "pass an efficient allocation (e.g. the Owen allocation) or anchor=None")
+        anchor_in_core = not violated(anchor, 0.0)
+        inside = anchor if anchor_in_core else None
+
+    def stats(converged: bool, lb: float) -> dict:
+        return {"n_constraints": len(values), "n_lp_solves": solves, "n_separation_calls": calls,
+                "converged": converged, "core_proven": converged or inside is not None,
+                "seconds": time.perf_counter() - start, "distance_lower_bound": lb, "anchor_in_core": anchor_in_core}
+
+    phase, x, lb, fresh, weight = "core", None, -np.inf, True, IN_OUT_WEIGHT
     while calls < max_iterations and (calls == 0 or time.perf_counter() < deadline):
-        solves += 1
         if phase == "core":
-            x = master.project(eps)
-            if x is None:  # even this relaxation has no core point: the core is empty
-                phase = "least"
-                continue
-            if not violated(x, eps):
-                return x, eps_star, core_empty, _stats(len(values), solves, calls, True, start)
+            if fresh:
+                solves += 1
+                x = master.project(eps)
+                if x is None:  # even this relaxation has no core point: the core is empty
+                    phase, inside = "least", None
+                    continue
+                lb, fresh = distance(x), False
+            if inside is not None and distance(inside) - lb <= gap:
+                return inside, eps_star, core_empty, stats(True, lb)
+            probe = x if inside is None or weight < 1e-3 else x + weight * (inside - x)
+            if violated(probe, eps):
+                fresh, weight = True, IN_OUT_WEIGHT
+            elif probe is x:
+                return x, eps_star, core_empty, stats(True, lb)
+            else:
+                inside, weight = probe, 0.5 * weight
         else:
+            solves += 1
             x, eps_relaxed = master.least()
             if not violated(x, eps_relaxed):  # eps_relaxed is the least-core value
                 core_empty, eps_star = eps_relaxed > tol, eps_relaxed
                 eps = eps_relaxed + tol if core_empty else tol  # slack keeps the LP feasible
-                phase = "core"
+                phase, fresh = "core", True
     why = f"{calls} iterations" if calls >= max_iterations else f"the time limit of {time_limit_s} s"
+    proven = inside is not None
     warnings.warn(
         f"equitable_core_allocation: row generation stopped after {why}; "
-        "the allocation may violate coalition constraints",
+        + ("returning the best proven core point, whose distance may exceed the optimum by "
+           f"{distance(inside) - lb:.3g}" if proven else "the allocation may violate coalition constraints"),
         RuntimeWarning,
         stacklevel=3,
     )
-    return x, eps_star, core_empty, _stats(len(values), solves, calls, False, start)
-
-
-def _stats(n_constraints: int, solves: int, calls: int, converged: bool, start: float) -> dict:
-    return {"n_constraints": n_constraints, "n_lp_solves": solves, "n_separation_calls": calls,
-            "converged": converged, "seconds": time.perf_counter() - start}
+    return (inside if proven else x), eps_star, core_empty, stats(False, lb)

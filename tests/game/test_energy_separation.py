@@ -72,3 +72,37 @@ def test_time_limit_reports_not_proven(spec):
             separation=membership_separation(game), time_limit_s=0.0,
         )
     assert not x.exact and not x.meta["converged"]
+
+
+def test_certified_core_point_is_in_the_core_and_brackets_the_optimum(spec):
+    from p2psim.game.energy_inner import certified_core_allocation
+
+    game = EnergyDayGame(spec)
+    values = game.all_values()
+    cached = CachedGame(game.players, game.value)
+    target = _target(game, values)
+    exact = equitable_core_allocation(game.players, cached, target=target, method="exact")
+    t = np.array([target[p] for p in game.players])
+    certified = certified_core_allocation(game, t)
+    assert certified is not None and certified.meta["core_proven"]
+    check = max_core_excess(game.players, cached, dict(certified))
+    assert check.exact and check.max_excess <= 1e-6  # proven by its LP certificate, checked by enumeration
+    assert certified.total() == pytest.approx(values[-1])
+    # all 2^n values are known here, so the lower bound is the exact projection
+    assert certified.meta["distance_lower_bound"] == pytest.approx(exact.meta["distance"], abs=1e-6)
+    assert certified.meta["distance"] >= exact.meta["distance"] - 1e-9
+
+
+def test_in_out_from_the_certified_point_equals_enumeration(spec):
+    from p2psim.game.energy_inner import closest_certified_core_point
+
+    game = EnergyDayGame(spec)
+    values = game.all_values()
+    cached = CachedGame(game.players, game.value)
+    target = _target(game, values)
+    exact = equitable_core_allocation(game.players, cached, target=target, method="exact")
+    anchor = closest_certified_core_point(game, np.array([target[p] for p in game.players]))
+    x = equitable_core_allocation(game.players, cached, target=target, method="rowgen",
+                                  separation=membership_separation(game), anchor=dict(zip(game.players, anchor)))
+    assert x.meta["anchor_in_core"] and x.meta["converged"]
+    assert x.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)

@@ -173,3 +173,56 @@ def test_bad_arguments():
         equitable_core_allocation(["a"], lambda s: 1.0 if s else 0.0, norm="l2")
     with pytest.raises(GameError, match="max_iterations"):
         equitable_core_allocation(["a"], lambda s: 1.0 if s else 0.0, max_iterations=0)
+
+
+def _core_anchor(cache):
+    """A core point other than the projection: a least-core point (in the core, which is non-empty)."""
+    return dict(least_core(cache.players, cache))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("norm", ["l1", "max"])
+def test_in_out_with_a_core_anchor_equals_enumeration(seed, norm):
+    cache = CachedGame(*random_game_with_core(players(6 + seed), np.random.default_rng(seed)))
+    target = {p: cache.grand_value() / cache.n for p in cache.players}
+    exact = equitable_core_allocation(cache.players, cache, target=target, norm=norm)
+    anchor = _core_anchor(cache)
+    x = equitable_core_allocation(cache.players, cache, target=target, norm=norm, method="rowgen", anchor=anchor)
+    assert x.meta["anchor_in_core"] and x.meta["converged"] and x.meta["core_proven"]
+    assert x.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)
+    assert in_core(cache.players, cache, x)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gap_returns_a_core_point_within_the_gap(seed):
+    cache = CachedGame(*random_game_with_core(players(9), np.random.default_rng(seed)))
+    target = {p: cache.grand_value() / cache.n for p in cache.players}
+    exact = equitable_core_allocation(cache.players, cache, target=target)
+    gap = 0.05 * max(exact.meta["distance"], 1e-3)
+    x = equitable_core_allocation(cache.players, cache, target=target, method="rowgen",
+                                  anchor=_core_anchor(cache), gap=gap)
+    assert x.meta["core_proven"] and in_core(cache.players, cache, x)
+    # the certified bracket holds the optimum, and the result is within gap of it
+    assert x.meta["distance_lower_bound"] <= exact.meta["distance"] + 1e-9
+    assert exact.meta["distance"] - 1e-9 <= x.meta["distance"] <= x.meta["distance_lower_bound"] + gap + 1e-9
+
+
+def test_anchor_outside_the_core_only_adds_cuts():
+    cache = CachedGame(*random_game_with_core(players(8), np.random.default_rng(5)))
+    equal = {p: cache.grand_value() / cache.n for p in cache.players}
+    assert not in_core(cache.players, cache, equal)
+    target = dict(shapley_value(cache.players, cache))
+    exact = equitable_core_allocation(cache.players, cache, target=target)
+    x = equitable_core_allocation(cache.players, cache, target=target, method="rowgen", anchor=equal)
+    assert x.meta["anchor_in_core"] is False
+    assert x.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)
+
+
+def test_bad_anchor_and_gap_rejected():
+    cache = CachedGame(*random_game_with_core(players(5), np.random.default_rng(0)))
+    off = {p: 1.0 + cache.grand_value() for p in cache.players}
+    with pytest.raises(GameError, match="anchor must distribute v\\(N\\)"):
+        equitable_core_allocation(cache.players, cache, method="rowgen", anchor=off)
+    for gap in (-1.0, float("nan")):
+        with pytest.raises(GameError, match="gap must be"):
+            equitable_core_allocation(cache.players, cache, method="rowgen", gap=gap)
