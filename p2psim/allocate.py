@@ -51,6 +51,9 @@ class AllocationOptions:
     *certified* core point (:func:`p2psim.game.energy_inner.certified_core_allocation`: one LP, a
     proven core point, with a lower bound on the closest core point's distance in its ``meta``);
     benchmarks/results/stable.md shows row generation at n = 50."""
+    certified_max_players: int = 100
+    """Largest community given the closest certified core point above ``rowgen_max_players`` (0: none;
+    one LP per day, about 8 s at n = 100)."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
@@ -175,6 +178,8 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
         return equitable_core_allocation(
             game.players, cached, target=dict(target), method="rowgen", separation=membership_separation(game)
         )
+    if n > options.certified_max_players:
+        return None
     from p2psim.game.energy_inner import certified_core_allocation
 
     return certified_core_allocation(game, np.array([target[p] for p in game.players], dtype=float))

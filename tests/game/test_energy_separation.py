@@ -103,6 +103,7 @@ def test_in_out_from_the_certified_point_equals_enumeration(spec):
     exact = equitable_core_allocation(game.players, cached, target=target, method="exact")
     anchor = closest_certified_core_point(game, np.array([target[p] for p in game.players]))
     x = equitable_core_allocation(game.players, cached, target=target, method="rowgen",
-                                  separation=membership_separation(game), anchor=dict(zip(game.players, anchor)))
+                                  separation=membership_separation(game),
+                                  anchor=dict(zip(game.players, anchor, strict=True)))
     assert x.meta["anchor_in_core"] and x.meta["converged"]
     assert x.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)
