@@ -74,20 +74,24 @@ def test_time_limit_reports_not_proven(spec):
     assert not x.exact and not x.meta["converged"]
 
 
+def _with_projection(spec):
+    """The day game, its cached values, an off-core target and the exact projection onto the core."""
+    game = EnergyDayGame(spec)
+    cached = CachedGame(game.players, game.value)
+    target = _target(game, game.all_values())
+    return game, cached, target, equitable_core_allocation(game.players, cached, target=target, method="exact")
+
+
 def test_certified_core_point_is_in_the_core_and_brackets_the_optimum(spec):
     from p2psim.game.energy_inner import certified_core_allocation
 
-    game = EnergyDayGame(spec)
-    values = game.all_values()
-    cached = CachedGame(game.players, game.value)
-    target = _target(game, values)
-    exact = equitable_core_allocation(game.players, cached, target=target, method="exact")
+    game, cached, target, exact = _with_projection(spec)
     t = np.array([target[p] for p in game.players])
     certified = certified_core_allocation(game, t)
     assert certified is not None and certified.meta["core_proven"]
     check = max_core_excess(game.players, cached, dict(certified))
     assert check.exact and check.max_excess <= 1e-6  # proven by its LP certificate, checked by enumeration
-    assert certified.total() == pytest.approx(values[-1])
+    assert certified.total() == pytest.approx(cached.grand_value())
     # all 2^n values are known here, so the lower bound is the exact projection
     assert certified.meta["distance_lower_bound"] == pytest.approx(exact.meta["distance"], abs=1e-6)
     assert certified.meta["distance"] >= exact.meta["distance"] - 1e-9
@@ -96,11 +100,7 @@ def test_certified_core_point_is_in_the_core_and_brackets_the_optimum(spec):
 def test_in_out_from_the_certified_point_equals_enumeration(spec):
     from p2psim.game.energy_inner import closest_certified_core_point
 
-    game = EnergyDayGame(spec)
-    values = game.all_values()
-    cached = CachedGame(game.players, game.value)
-    target = _target(game, values)
-    exact = equitable_core_allocation(game.players, cached, target=target, method="exact")
+    game, cached, target, exact = _with_projection(spec)
     anchor = closest_certified_core_point(game, np.array([target[p] for p in game.players]))
     x = equitable_core_allocation(game.players, cached, target=target, method="rowgen",
                                   separation=membership_separation(game),
