@@ -28,8 +28,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "stable.md"
 
@@ -52,6 +50,7 @@ def measure(spec, weights, exact_target: bool, time_limit_s: float | None, check
     from p2psim.game.energy import EnergyDayGame
     from p2psim.game.energy_inner import closest_certified_core_point
     from p2psim.game.energy_separation import membership_separation
+    from p2psim.game.stable import norm_distance
     from p2psim.game.weighted import weighted_min_budget
 
     game = EnergyDayGame(spec)
@@ -86,7 +85,7 @@ def measure(spec, weights, exact_target: bool, time_limit_s: float | None, check
         "max_violation": 0.0 if found is None else float(found[0][1]), "check_s": check_s, "grand": game.value_of_mask(
             (1 << n) - 1), "load": load, "warnings": [str(c.message) for c in caught], "stats": dict(oracle.stats),
         "core_proven": x.meta["core_proven"], "lower_bound": x.meta["distance_lower_bound"], "certified_s": certified_s,
-        "certified_distance": None if anchor is None else float(np.abs(anchor - target.to_array()).sum()),
+        "certified_distance": None if anchor is None else norm_distance(anchor - target.to_array(), "l1"),
     }
     if check_enumeration:
         exact = equitable_core_allocation(players, cached, target=dict(target), method="exact")

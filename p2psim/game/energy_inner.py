@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from p2psim.errors import GameError
 from p2psim.markets._lp import LinearProgram, new_highs, pass_model
 
 
@@ -45,6 +46,7 @@ def closest_certified_core_point(game, target: np.ndarray, norm: str = "l1") -> 
         norm: ``"l1"`` or ``"max"``, as in :func:`~p2psim.game.equitable_core_allocation`.
     """
     from p2psim.game.energy_separation import membership_program
+    from p2psim.game.stable import deviation_columns
 
     program, first_z = membership_program(game)
     n = len(game.players)
@@ -62,8 +64,8 @@ def closest_certified_core_point(game, target: np.ndarray, norm: str = "l1") -> 
     x_in_z = sp.csr_matrix((np.ones(n), (np.arange(first_z, first_z + n), np.arange(n))), shape=(n_cols, n))
     rhs = program.c.copy()
     rhs[first_z:first_z + n] = -game.standalone_cost
-    n_dev = n if norm == "l1" else 1
-    dev = sp.identity(n, format="csr") if norm == "l1" else sp.csr_matrix(np.ones((n, 1)))
+    dev = deviation_columns(n, norm)
+    n_dev = dev.shape[1]
     csr = sp.csr_matrix  # csr(shape) is all zeros, csr(array) the array
     rows = [
         sp.hstack([-x_in_z, csr((n_cols, n_dev)), certificate]),
@@ -105,7 +107,7 @@ def certified_core_allocation(game, target: np.ndarray, norm: str = "l1"):
     limits can do that).
     """
     from p2psim.game.allocation import Allocation
-    from p2psim.game.stable import distance_lp
+    from p2psim.game.stable import distance_lp, norm_distance
 
     x = closest_certified_core_point(game, target, norm)
     if x is None:
@@ -115,12 +117,11 @@ def certified_core_allocation(game, target: np.ndarray, norm: str = "l1"):
     members = np.array([game.members_of_mask(m) for m in known], dtype=float).reshape(len(known), n)
     values = np.array([game.value_of_mask(m) for m in known])
     relaxed = distance_lp(n, target, None, values, game.value_of_mask(full), norm, members=members)
-    deviation = x - target
-    distance = float(np.abs(deviation).sum() if norm == "l1" else np.abs(deviation).max())
     if relaxed is None:
-        raise RuntimeError(f"core projection over the known coalitions of day {game.spec.day} is infeasible, "
-                           "although a certified core point exists (numerical trouble)")
-    lower = float(np.abs(relaxed - target).sum() if norm == "l1" else np.abs(relaxed - target).max())
+        raise GameError(f"core projection over the known coalitions of day {game.spec.day} is infeasible, "
+                        "although a certified core point exists (numerical trouble)")
+    deviation = x - target
+    distance, lower = norm_distance(deviation, norm), norm_distance(relaxed - target, norm)
     meta = {
         "target": dict(zip(game.players, target.tolist(), strict=True)),
         "deviation": dict(zip(game.players, deviation.tolist(), strict=True)),

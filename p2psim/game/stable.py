@@ -72,6 +72,17 @@ def exhaustive_separation(game: CachedGame) -> Separation:
     return separate
 
 
+def norm_distance(deviation: np.ndarray, norm: str) -> float:
+    """``||deviation||``: the sum of absolute values (``"l1"``) or the largest one (``"max"``)."""
+    d = np.abs(np.asarray(deviation, dtype=float))
+    return float(d.sum() if norm == "l1" else d.max())
+
+
+def deviation_columns(n: int, norm: str) -> sp.csr_matrix:
+    """How the deviation variables bound ``|x_i - t_i|``: one per player (L1) or one for all (max)."""
+    return sp.identity(n, format="csr") if norm == "l1" else sp.csr_matrix(np.ones((n, 1)))
+
+
 def distance_lp(
     n: int, target: np.ndarray, masks: np.ndarray | None, lower: np.ndarray, grand: float, norm: str,
     members: sp.spmatrix | np.ndarray | None = None,
@@ -83,9 +94,9 @@ def distance_lp(
     Returns:
         ``x``, or ``None`` if these constraints are infeasible.
     """
-    extra = n if norm == "l1" else 1
+    dev = -deviation_columns(n, norm)
+    extra = dev.shape[1]
     eye = sp.identity(n, format="csr")
-    dev = -sp.identity(n, format="csr") if norm == "l1" else sp.csr_matrix(-np.ones((n, 1)))
     blocks = [sp.hstack([eye, dev]), sp.hstack([-eye, dev])]
     rows = -sp.csr_matrix(members) if members is not None else coalition_rows(masks, n) if masks.size else None
     if rows is not None and rows.shape[0]:
@@ -188,7 +199,7 @@ def equitable_core_allocation(
     if x is None:
         raise GameError("equitable_core_allocation: projection LP infeasible (numerical trouble)")
     deviation = x - t
-    distance = float(np.abs(deviation).sum() if norm == "l1" else np.abs(deviation).max())
+    distance = norm_distance(deviation, norm)
     meta = {
         "target": dict(zip(game.players, t.tolist(), strict=True)),
         "deviation": dict(zip(game.players, deviation.tolist(), strict=True)),
@@ -336,8 +347,7 @@ def _rowgen(game, t, grand, norm, max_iterations, separation, time_limit_s=None,
     eps, eps_star, core_empty, solves, calls = 0.0, 0.0, False, 0, 0
 
     def distance(z: np.ndarray) -> float:
-        d = np.abs(z - t)
-        return float(d.sum() if norm == "l1" else d.max())
+        return norm_distance(z - t, norm)
 
     def violated(x, level) -> bool:
         """Add the oracle's violated coalitions to the master; ``False`` when there are none."""
