@@ -49,7 +49,9 @@ class AllocationOptions:
     Shapley value) by row generation with the membership MILP oracle up to this many players (about
     3 s per day at n = 14 on a quiet machine). Above it, the allocation stage takes the closest
     *certified* core point (:func:`p2psim.game.energy_inner.certified_core_allocation`: one LP, a
-    proven core point, with a lower bound on the closest core point's distance in its ``meta``);
+    proven core point, with a lower bound on the closest core point's distance in its ``meta``).
+    Without binding shared limits that point is the Owen allocation closest to the target (usually
+    the Owen allocation itself; see docs/model.md 5a): stable and proven, but no fairer than Owen.
     benchmarks/results/stable.md shows row generation at n = 50."""
     certified_max_players: int = 100
     """Largest community given the closest certified core point above ``rowgen_max_players`` (0: none;

@@ -20,12 +20,15 @@ inside the core, and the point of R closest to a target t,
 
 is one LP over (x, deviations, certificate) -- about 2 x (rows + columns) of the day model in
 variables. Its solution is a core point *proven by its certificate*: no coalition is ever costed.
-R contains the Owen (LP-dual) allocations when no shared limit binds (then x = the Owen allocation
-certifies E_R <= 0, see :func:`p2psim.allocate.owen_allocation`), and can be empty when feeder
-limits bind (the function then returns ``None``). R is usually a strict subset of the core, so the
-point is an *upper bound* on the distance of the closest core point; row generation
-(:func:`p2psim.game.equitable_core_allocation` with ``anchor=``) starts from it as its in-point and
-closes the gap.
+When no shared limit binds, every right-hand side scales with z, the relaxed savings
+v(z) = c_sa @ z - c(z) are concave and positively homogeneous, and x @ z >= v(z) on the cube with
+x(N) = v(N) says that x is a supergradient of v at the grand coalition: R is then exactly the set of
+Owen (LP-dual) allocations (:func:`p2psim.allocate.owen_allocation`), and the closest certified point
+is the Owen allocation closest to the target -- the Owen allocation itself when the grand LP's duals
+are unique. With binding feeder limits R can differ from it, or be empty (then ``None``). R is
+usually a strict subset of the core, so the point is an *upper bound* on the distance of the closest
+core point; row generation (:func:`p2psim.game.equitable_core_allocation` with ``anchor=``) starts
+from it as its in-point and closes the gap.
 """
 
 from __future__ import annotations

@@ -107,3 +107,19 @@ def test_in_out_from_the_certified_point_equals_enumeration(spec):
                                   anchor=dict(zip(game.players, anchor, strict=True)))
     assert x.meta["anchor_in_core"] and x.meta["converged"]
     assert x.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)
+
+
+def test_certified_point_is_no_farther_than_the_owen_allocation(spec):
+    """Without a binding shared limit the game is homogeneous and R holds every LP-dual (Owen) allocation."""
+    from p2psim.allocate import owen_allocation
+    from p2psim.game.energy_inner import closest_certified_core_point
+
+    game, _, target, exact = _with_projection(spec)
+    _, shared = game.solver.grand_duals().owner_values()
+    assert np.allclose(shared, 0.0)  # precondition of the claim: no shared term to split
+    n = len(game.players)
+    t = np.array([target[p] for p in game.players])
+    owen = owen_allocation(game, np.full(n, 1.0 / n))
+    certified = closest_certified_core_point(game, t)
+    owen_distance = sum(abs(owen[p] - target[p]) for p in game.players)
+    assert exact.meta["distance"] - 1e-9 <= np.abs(certified - t).sum() <= owen_distance + 1e-9
