@@ -28,6 +28,7 @@ from p2psim.markets.grid_only import standalone_optimum
 
 from p2psim.errors import ClearingError
 from p2psim.feeder import Feeder, LineSpec
+from p2psim.outputs import write_text_atomic
 
 WEIGHTS = {"low": 1.5, "middle": 1.0, "high": 0.7, "public": 1.0}
 
@@ -160,7 +161,7 @@ def report(rows: list[dict], path: Path, coalitions: dict | None = None) -> str:
         text += (f"\nCoalition costs ({coalitions['case']}): {coalitions['coalitions']} coalitions, "
                  f"{coalitions['ms_per_coalition']:.2f} ms each on one persistent HiGHS model "
                  f"(setup {coalitions['setup_s']:.3f} s).\n")
-    path.write_text(text)
+    write_text_atomic(path, text)
     return text
 
 

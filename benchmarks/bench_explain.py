@@ -180,9 +180,9 @@ def main() -> int:
     lines += ["", f"Verdict: time {'met' if ok_time else 'MISSED'}; weighted Shapley fidelity "
               + ("n/a (the run has no allocations)" if not np.isfinite(ws) else
                  "met" if ws >= R2_TARGET else "MISSED (see the notes)") + " on this run.", NOTES]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines))
-    print("\n".join(lines))
+    from _results import publish
+
+    publish(args.out, lines)
     return 0 if ok_time else 1
 
 

@@ -238,9 +238,9 @@ def main() -> None:
             continue
         lines.append(f"| {name} | {100 * r['share_exact']:.0f} % | {r['full_rate']:.0f} | {r['aggregate_rate']:.0f} | "
                      f"{r['aggregate_rate'] / r['full_rate']:.1f}x | {r['max_abs_diff']:.1e} |")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    from _results import publish
+
+    publish(RESULTS, lines)
 
 
 if __name__ == "__main__":

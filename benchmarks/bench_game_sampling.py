@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from p2psim.game import shapley_value
+from p2psim.outputs import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "game_sampling.md"
 
@@ -261,8 +262,7 @@ def write_markdown(
             f"{args.time_budget_s:g} s buys about {int(args.time_budget_s * 1000 / args.value_cost_ms):,} "
             "calls: see the 20,000 rows above (max rel err well above 2 %).",
         ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(RESULTS, "\n".join(lines) + "\n")
     print(f"wrote {RESULTS}")
 
 

@@ -65,8 +65,9 @@ def main() -> None:
         f"Best wall time {best:.1f} s; target < 60 s: {'met' if best < 60 else 'NOT met'}.",
         "",
     ]
-    (ROOT / "benchmarks/results/run.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    from _results import publish
+
+    publish(ROOT / "benchmarks/results/run.md", lines)
 
 
 if __name__ == "__main__":

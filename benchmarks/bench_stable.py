@@ -165,9 +165,9 @@ def main() -> None:
                      f"local search {s['search_hits']} ({s['search_lp_solves']} LPs, {s['search_seconds']:.1f} s), by "
                      f"the MILP {s['milp_hits']} ({s['milp_solves']} MILPs, {s['milp_seconds']:.1f} s); proofs: MILP "
                      f"{s['milp_proofs']}, relaxation {s['relax_proofs']}; final exact check {r['check_s']:.1f} s.")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    from _results import publish
+
+    publish(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -121,9 +121,9 @@ def main() -> None:
         *study_rows(args.studies, args.days),
         "",
     ]
-    out = ROOT / "benchmarks/results/allocations.md"
-    out.write_text("\n".join(text))
-    print("\n".join(text))
+    from _results import publish
+
+    publish(ROOT / "benchmarks/results/allocations.md", text)
 
 
 if __name__ == "__main__":

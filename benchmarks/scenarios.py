@@ -39,6 +39,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from p2psim.outputs import write_text_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ("rural", "semiurban", "urban", "winter", "ev_evening", "mixed_income")
 MARKETS = ("grid_only_v1", "mid_market_rate_v1", "eqwm_v1")
@@ -336,9 +338,7 @@ def main(argv=None) -> int:
     scale = None if args.no_scaling else scaling(args)
     elapsed = time.perf_counter() - start
     text = markdown(args, table, policies, reasons, scale, elapsed, load)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    out = write_text_atomic(args.out, text + "\n")
     print(text)
     print(f"\nwrote {out} in {elapsed:.0f} s", file=sys.stderr)
     return 0

@@ -47,6 +47,7 @@ from typing import Any
 
 from p2psim.cli import subcommand
 from p2psim.errors import P2PSimError, StudyError, UnknownNameError
+from p2psim.outputs import write_text_atomic
 from p2psim.study import Study, apply_overrides
 
 BACKENDS = ("local", "ray")
@@ -313,20 +314,7 @@ def row_path(out: Path, spec: RunSpec) -> Path:
 
 def write_row(out: Path, row: dict[str, Any]) -> Path:
     """Write one row file atomically (temporary sibling, then ``os.replace``)."""
-    folder = out / "rows"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{row['key']}.json"
-    handle, temp = tempfile.mkstemp(prefix=f".{row['key']}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(row, stream, indent=1, sort_keys=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(out / "rows" / f"{row['key']}.json", json.dumps(row, indent=1, sort_keys=True))
 
 
 def read_row(path: Path) -> dict[str, Any] | None:
