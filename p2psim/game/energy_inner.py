@@ -96,7 +96,7 @@ def closest_certified_core_point(game, target: np.ndarray, norm: str = "l1") -> 
     if status == "kInfeasible":
         return None
     if status != "kOptimal":
-        raise RuntimeError(f"certified core point LP of day {game.spec.day} ended with status {status}")
+        raise GameError(f"certified core point LP of day {game.spec.day} ended with status {status}")
     return np.asarray(highs.getSolution().col_value[:n], dtype=float)
 
 

@@ -52,6 +52,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
+from p2psim.errors import GameError
 from p2psim.markets._lp import LinearProgram, new_highs, pass_model
 
 MILP_OPTIONS = {
@@ -195,7 +196,6 @@ class MembershipSeparation:
         for k in range(n):
             self._include(1 << k)
         self._milp = None
-        self.counter = {"solves": 0}  # MILP solves (kept for the older interface)
         counts = ("calls", "pool_hits", "search_hits", "milp_hits", "milp_solves", "milp_proofs", "search_lp_solves",
                   "milp_disagreements", "cuts", "relax_solves", "relax_hits", "relax_proofs")
         self.stats = dict.fromkeys(counts, 0)
@@ -302,7 +302,7 @@ class MembershipSeparation:
         self.stats["relax_solves"] += 1
         status = highs.getModelStatus().name
         if status != "kOptimal":
-            raise RuntimeError(f"separation LP relaxation of day {self.game.spec.day} ended with status {status}")
+            raise GameError(f"separation LP relaxation of day {self.game.spec.day} ended with status {status}")
         bound = -float(highs.getInfo().objective_function_value)
         if bound > self.tolerance:
             z = np.asarray(highs.getSolution().col_value)[first_z:first_z + n]
@@ -353,14 +353,14 @@ class MembershipSeparation:
         highs.setOptionValue("time_limit", highs.getRunTime() + float(options.time_limit_s))
         highs.run()
         self.stats["milp_solves"] += 1
-        self.counter["solves"] += 1
         self.stats["milp_seconds"] += time.perf_counter() - start
         status = highs.getModelStatus().name
         self.log.append((status, early, time.perf_counter() - start, highs.getInfo().mip_node_count))
         if status == "kInfeasible":  # nothing beats the cutoff: no coalition has excess > tolerance
             return [], True
         if status not in ("kOptimal", "kObjectiveTarget"):
-            raise RuntimeError(f"separation MILP of day {self.game.spec.day} ended with status {status}")
+            raise GameError(f"separation MILP of day {self.game.spec.day} ended with status {status}; on "
+                            f"'kTimeLimit' raise the study's solver time_limit_s (now {options.time_limit_s} s)")
         found: dict[int, float] = {}
         solutions = [(s.col_value, s.objective) for s in highs.getSavedMipSolutions()]
         solutions.append((highs.getSolution().col_value, highs.getInfo().objective_function_value))
