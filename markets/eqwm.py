@@ -148,12 +148,7 @@ class EqWM(Market):
         scale_k = equity.cost_weight + welfare
         shadow = (dual / book.interval_hours + welfare * price) / (scale_k if scale_k else 1.0)
         return Clearing(
-            market=self.name,
-            grid_import_kw=model.values(x, "imp"), grid_export_kw=model.values(x, "exp"),
-            pool_buy_kw=model.values(x, "buy"), pool_sell_kw=model.values(x, "sell"),
-            charge_kw=model.values(x, "ch"), discharge_kw=model.values(x, "dis"),
-            soc_kwh=model.values(x, "soc"), curtail_kw=model.values(x, "curt"),
-            shift_kw=model.values(x, "shift"), pool_price_per_kwh=price,
+            market=self.name, **model.flows(x), pool_price_per_kwh=price,
             solver_records=(*alone.records, *records, *dual_records),
             extra={
                 "z": z, "benefit": benefit, "normalised_benefit": normalised, "standalone_cost": alone.cost,

@@ -86,18 +86,9 @@ def standalone_clearing(book: OrderBook, alone: StandAlone, market: str = "grid_
     instead of solving it a second time.
     """
     model, x = alone.model, alone.x
-    zeros = np.zeros_like(book.load_kw, dtype=float)
     return Clearing(
         market=market,
-        grid_import_kw=model.values(x, "imp"),
-        grid_export_kw=model.values(x, "exp"),
-        pool_buy_kw=zeros,
-        pool_sell_kw=zeros.copy(),
-        charge_kw=model.values(x, "ch"),
-        discharge_kw=model.values(x, "dis"),
-        soc_kwh=model.values(x, "soc"),
-        curtail_kw=model.values(x, "curt"),
-        shift_kw=model.values(x, "shift"),
+        **model.flows(x),
         pool_price_per_kwh=np.asarray(book.export_price_per_kwh, dtype=float),
         solver_records=alone.records,
         extra={"standalone_cost": alone.cost, "peak_kw": alone.peak_kw, "path": alone.path},

@@ -47,6 +47,8 @@ class RunResult:
     timings_s: dict[str, float]
     extras: dict[str, Any] = field(default_factory=dict)
     """Later stages (allocation, coordinator, explanations) add their tables here."""
+    devices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per (device, day, interval) in runs with devices (written as devices.parquet)."""
 
 
 def participant_table(scenario: Scenario) -> pd.DataFrame:
@@ -132,6 +134,7 @@ def run(
         model.day_results,
         timings,
         extras={"coordinator_note": note} if note else {},
+        devices=model.ledger.devices,
     )
 
 
@@ -181,6 +184,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
     result.bills.to_parquet(directory / "bills.parquet", index=False)
     result.participants.to_parquet(directory / "participants.parquet", index=False)
     pd.DataFrame(result.solver_records).to_parquet(directory / "solver_records.parquet", index=False)
+    if len(result.devices):
+        result.devices.to_parquet(directory / "devices.parquet", index=False)
     summary = dict(result.summary)
     summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")
     (directory / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
