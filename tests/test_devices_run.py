@@ -206,3 +206,21 @@ def test_settlement_takes_per_participant_prices_and_refuses_what_does_not_balan
         check_money_balance(interval_costs(flows, prices([[0.25], [0.20]]), 1.0), 0, 0)
     with pytest.raises(ValueError, match=r"shape \(3,\); use \(1,\).*\(2, 1\)"):
         interval_costs(flows, prices([0.2, 0.2, 0.2]), 1.0)
+
+
+def test_charging_sessions_from_a_profile_by_hand():
+    from p2psim.data.ev_sessions import charging_sessions
+
+    # 17:30-18:30 at 3.7 kW (3.7 kWh) and 22:30-00:30 at 11 kW (22 kWh), 15-minute steps over two days.
+    # Plug-in = first charging step, rounded up to the hour; plug-out = end of charging + 4 h, rounded down:
+    # 18:00-22:00 and 23:00-04:00 (the next day: intervals 23-27).
+    power = np.zeros(192)
+    power[70:74], power[90:98] = 3.7, 11.0
+    assert charging_sessions(power, 60, margin_h=4.0) == ((18, 22, 3.7), (23, 28, 22.0))
+    # with a 3-hour margin, a block inside the first window (19:00-19:30 at 2 kW) joins its session:
+    # 3.7 + 1 kWh, plugged until 19:30 + 3 h = 22:30 -> 22:00; the 22:30 block starts a new one, plugged until
+    # 03:30 -> 03:00 (interval 27); 90 % reaches the battery
+    power[76:78] = 2.0
+    (first, second) = charging_sessions(power, 60, margin_h=3.0, efficiency=0.9)
+    assert first[:2] == (18, 22) and first[2] == pytest.approx(0.9 * 4.7)
+    assert second == (23, 27, pytest.approx(0.9 * 22.0))
