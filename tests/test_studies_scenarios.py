@@ -26,8 +26,9 @@ SCENARIOS = {
     "winter": "1-LV-rural3--0-sw",
     "ev_evening": "1-LV-rural2--0-sw",
     "mixed_income": "1-LV-semiurb5--0-sw",
+    "heat_pumps": "1-LV-semiurb4--0-sw",
 }
-NEW = ("semiurban", "urban", "winter", "ev_evening", "mixed_income")
+NEW = ("semiurban", "urban", "winter", "ev_evening", "mixed_income", "heat_pumps")
 
 
 @cache
@@ -115,6 +116,33 @@ def test_ev_households_own_cars_with_real_simbench_sessions():
     met = devices[devices.target_kwh.notna()]
     assert len(met) and (met.energy_kwh >= met.target_kwh - 1e-6).all()
     assert (devices.loc[~devices.available, "power_kw"].abs() < 1e-9).all()
+
+
+def test_heat_pumps_take_demandlib_heat_and_avoid_the_evening_peak():
+    from p2psim.agents import HeatPump
+
+    from p2psim.data.heat import air_source_cop, house_heat_profile
+
+    result = one_day("heat_pumps")
+    homes = [p for p in result.scenario.participants if p.kind == "household"]
+    pumps = [p for p in homes if p.id.startswith("hp-")]
+    assert 0.25 <= len(pumps) / len(homes) <= 0.75
+    assert all(isinstance(p.devices[-1], HeatPump) for p in pumps)
+    # the BDEW profile holds one year's heat (1 kWh scaled), the COP regression its published points
+    assert house_heat_profile(4).sum() == pytest.approx(1.0, rel=1e-3)
+    np.testing.assert_allclose(air_source_cop(np.array([-10.0, 0.0])), [0.85 * 2.48, 0.85 * 3.28], atol=1e-9)
+    # a cold day: every house needs heat every hour and every pump can cover it
+    for p in pumps:
+        pump = p.devices[-1]
+        assert (pump.heat_demand_kw > 0).all() and (pump.max_power_kw * pump.cop >= pump.heat_demand_kw).all()
+    # the stores let the pumps leave the 17-21 h peak (0.40): they draw less there than at night (0.24) and
+    # than running with the heat demand would (demand / COP, hour by hour)
+    use = result.devices[result.devices.kind == "heat_pump"].groupby("interval").power_kw.sum()
+    following = sum(p.devices[-1].heat_demand_kw / p.devices[-1].cop for p in pumps)
+    assert use.loc[17:20].mean() < use.loc[0:6].mean()
+    assert use.loc[17:20].sum() < 0.7 * following[17:21].sum()
+    store = result.devices[result.devices.kind == "heat_pump"].energy_kwh
+    assert store.min() >= 2.0 - 1e-6 and store.max() <= 12.0 + 1e-6
 
 
 def test_mixed_income_has_a_public_anchor_and_a_wide_income_spread():
