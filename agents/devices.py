@@ -214,7 +214,8 @@ class ShiftableLoad:
 
     Daily pattern: ``energy_kwh`` between ``earliest`` and ``latest`` every day (the window may cross
     midnight: what is not drawn before midnight carries over), or explicit ``windows`` (first
-    interval, one past the last, energy kWh) counted from the start of the run. ``uninterruptible``
+    interval, one past the last, energy kWh) counted from the start of the run. A window that ends
+    after the run draws inside the run only what the rest of its window could not take. ``uninterruptible``
     runs it in one block at constant power (a binary start time per load: a MILP option, solved
     exactly by the optimising rules and relaxed in coalition costs); such a window must lie within
     one day.
@@ -237,8 +238,7 @@ class ShiftableLoad:
         days = -(-horizon // per_day)
         if b <= a:
             b += per_day
-        return [(d * per_day + a, min(d * per_day + b, horizon), self.energy_kwh) for d in range(days)
-                if d * per_day + a < horizon]
+        return [(d * per_day + a, d * per_day + b, self.energy_kwh) for d in range(days) if d * per_day + a < horizon]
 
     def canonical(self, horizon: int, interval_minutes: int) -> ShiftableLoad:
         """This load (already canonical)."""

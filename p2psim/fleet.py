@@ -76,7 +76,7 @@ def _storage_scalars(who: str, d: StorageDevice) -> list[str]:
     return out
 
 
-def _array_problems(who: str, s: StorageArrays) -> list[str]:
+def _array_problems(who: str, s: StorageArrays, interval_minutes: int) -> list[str]:
     out = []
     for name, values in (("max_charge_kw", s.charge_max_kw), ("max_discharge_kw", s.discharge_max_kw),
                          ("demand_kw", s.demand_kw), ("energy_min_kwh", s.energy_min_kwh),
@@ -88,7 +88,8 @@ def _array_problems(who: str, s: StorageArrays) -> list[str]:
     over = np.flatnonzero(np.nan_to_num(s.target_kwh[0], nan=-np.inf) > s.energy_max_kwh[0] + TOLERANCE_KWH)
     if len(over):
         t = int(over[0])
-        out.append(f"{who}: target {s.target_kwh[0, t]:g} kWh at interval {t} exceeds what it holds "
+        when = _clock(t, interval_minutes, 1440 // interval_minutes)
+        out.append(f"{who}: target {s.target_kwh[0, t]:g} kWh by {when} exceeds what it holds "
                    f"({s.energy_max_kwh[0, t]:g} kWh); lower the target or raise the capacity")
     return out
 
@@ -143,7 +144,7 @@ class DeviceFleet:
                         except ValueError as exc:
                             problems = [f"{who}: {exc}"]
                         else:
-                            problems = _array_problems(who, arrays)
+                            problems = _array_problems(who, arrays, interval_minutes)
                     if problems:
                         self._problems.extend(problems)
                     else:
@@ -178,9 +179,9 @@ class DeviceFleet:
         windows = load.window_list(self.horizon, self.interval_minutes)
         for j, (a, b, energy) in enumerate(windows):
             name = load.id if len(windows) == 1 else f"{load.id}#{j}"
-            a, b = max(a, 0), min(b, self.horizon)
+            a = max(a, 0)  # the end may lie after the run: the rest of the window takes what it can
             span = (b - a) * self.dt
-            if not (np.isfinite(energy) and energy >= 0 and load.max_power_kw > 0 and b > a):
+            if not (np.isfinite(energy) and energy >= 0 and load.max_power_kw > 0 and b > a and a < self.horizon):
                 self._problems.append(f"{who}: window {j} ({a}-{b}) with {energy} kWh at {load.max_power_kw} kW "
                                       "needs energy >= 0, power > 0 and a window inside the run")
                 continue

@@ -101,6 +101,16 @@ def test_devices_run_meets_targets_and_carries_energy_over_days():
             pid, schedule, prices = heard[0]
             assert pid == "hh-ev" and set(schedule["devices"]) == {"car"}
             assert schedule["devices"]["car"]["energy_kwh"].shape == (24,) and prices.pool_price_per_kwh.shape == (24,)
+            # the report's device table: the car draws exactly its two needs (20 kWh each, lossless), the
+            # session after the last night lies beyond the run; both targets are met
+            from p2psim.device_report import device_summary
+
+            summary = device_summary(devices, 1.0).set_index("kind")
+            assert summary.loc["ev", "drawn_kwh"] == pytest.approx(40.0, abs=1e-6)
+            assert (summary.loc["ev", "targets"], summary.loc["ev", "targets_met"]) == (2, 2)
+            # the washer's first window (22:00-03:00) draws its 2 kWh; the second ends after the run, whose
+            # last three hours at 2 kW could take all of it: nothing is due inside the run
+            assert summary.loc["shiftable", "drawn_kwh"] == pytest.approx(2.0, abs=1e-6)
             # consumption counts what the devices draw
             assert "device_use_kw" in result.dispatch.columns
             assert 0.0 <= result.summary["self_sufficiency_pct"] <= 100.0
