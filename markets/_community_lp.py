@@ -1,32 +1,38 @@
 """The community day model of EqWM, assembled in one vectorised pass (numpy + scipy.sparse).
 
 Sets: participants i (n), intervals t (T, length dt h), lines e of the radial feeder, buses b.
-Per-participant blocks exist only for the participants that own the asset (``DayModel.owners``):
+Per-participant blocks exist only for the participants that own the asset, device blocks one row
+per device (``DayModel.owners`` gives each row's participant; formulation of the devices in
+:mod:`p2psim.markets.devices`, their blocks in :mod:`p2psim.markets._device_rows`):
 
 =========  ==============================  ===========================================
 column     bounds                          meaning (kW unless noted)
 =========  ==============================  ===========================================
 imp, buy   [0, U_it]                       grid import, pool purchase
 exp, sell  [0, V_it]                       grid export, pool sale
-ch, dis    [0, max_charge], [0, max_dis]   battery (battery owners)
-soc        [soc_min, soc_max] (kWh)        end of interval; soc[T-1] >= soc_initial
+ch, dis    [0, charge_max[s,t]], [0, ..]   storage-like device draw / return (per device)
+soc        [energy_min, energy_max] (kWh)  end of interval; last >= the day's floor
 curt       [0, pv]                         PV spilled (PV owners)
 shift      [-f d, f d]                     load moved into (+) / out of (-) t (flexible)
+task       [0, power_max[k,t]]             shiftable load's power (per load)
+task_start {0, 1}                          start of an uninterruptible run (per such load)
 peak       [0, inf)                        community peak import (one per participant
                                            when ``standalone``)
 flow       [-rating_e, rating_e]           line flow towards the customers (feeder)
 volt       [v_min, v_max] pu, root = v0    LinDistFlow bus voltage (``voltage_band_pu``)
 =========  ==============================  ===========================================
 
-with U_it = d(1+f) + max_charge and V_it = pv + max_discharge - d(1-f) (clipped at 0): the
+with U_it = d(1+f) + the most its devices draw and V_it = pv + the most they return - d(1-f)
+(clipped at 0): the
 largest net purchase and net sale physically possible, so the bounds cut nothing feasible for a
 participant that does not resell, and they make every big-M of the binaries exact.
 
-Rows, in code order: ``balance`` (n x T) imp - exp + buy - sell - curt - ch + dis - shift = d - pv;
-``soc`` soc[t] - soc[t-1] - dt eta_c ch + dt dis / eta_d = (soc_initial if t = 0 else 0);
-``battery_cut`` ch / max_charge + dis / max_discharge <= 1 (a valid cut of the battery binary);
-``window`` sum of shift over each window of ``shift_window_intervals`` = 0; gross pool metering
-``use`` buy - ch - shift <= d and ``source`` sell + curt - dis <= pv (only for participants whose
+Rows, in code order: ``balance`` (n x T) imp - exp + buy - sell - curt - sum ch + sum dis - shift
+- sum task = d - pv (sums over the participant's devices); ``soc`` (per device) soc[t] - r soc[t-1]
+- dt eta_c ch + dt dis / eta_d = -dt demand (+ r e0 at t = 0, or the arrival energy where the store
+restarts); ``battery_cut`` ch / charge_max + dis / discharge_max <= 1 (a valid cut of the direction
+binary); ``window`` sum of shift over each window of ``shift_window_intervals`` = 0; gross pool
+metering ``use`` buy - ch - shift - task <= d and ``source`` sell + curt - dis <= pv (only for participants whose
 use or supply is a decision; otherwise they are the bounds buy <= d, sell = 0); ``pool`` (T)
 sum sell - sum buy = 0; ``peak`` (T) sum (imp - exp) - peak <= 0; ``transformer`` (T)
 |sum (imp - exp)| <= limit; ``flow`` (lines x T) flow_e - sum of flows of the lines leaving e's
@@ -34,7 +40,8 @@ far bus - sum of net imports (imp - exp + buy - sell) of the participants on tha
 is ``flow = L @ bus_net_import`` with ``L = feeder.downstream_matrix`` written recursively (sparse);
 ``volt`` (lines x T) v_child - v_parent + r_e flow_e / (1000 V_kV^2) = 0 (LinDistFlow with unity
 power factor and |V| ~ 1, voltage in pu). Feeder rows are skipped when no line could ever reach
-its rating (the bounds U, V say so) and no voltage band is asked for.
+its rating (the bounds U, V say so) and no voltage band is asked for; then ``task_energy`` and the
+uninterruptible runs; then the rows of the book's extra constraints (:mod:`p2psim.markets.hooks`).
 
 ``standalone=True`` gives the block-diagonal stand-alone model: no pool columns or row, one peak
 per participant (``peak_i >= imp - exp``) and the feeder as column bounds (imp, exp <= the

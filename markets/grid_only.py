@@ -5,7 +5,7 @@ Each participant i minimises its own bill against the tariff
     B_i = min  sum_t dt (import_price[t] imp[i,t] - export_price[t] exp[i,t]) + peak_price * peak_i
     s.t. d - pv + curt + ch - dis + shift = imp - exp,   peak_i >= imp - exp  (every t),
 
-with its battery (dynamics, SoC window, power limits, terminal SoC >= initial), flexible load
+with its devices (batteries, EVs, heat pumps, shiftable loads: :mod:`p2psim.markets.devices`), flexible load
 (energy conserved per window, |shift| <= flexible_share * d) and PV curtailment, exactly as in the
 community model of :mod:`p2psim.markets._community_lp` but without the pool, paying the demand
 charge on its OWN daily peak, and with the feeder reduced to what one participant sees (its import

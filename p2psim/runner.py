@@ -69,6 +69,18 @@ def participant_table(scenario: Scenario) -> pd.DataFrame:
     )
 
 
+def device_kinds(model: CommunityModel) -> list[str]:
+    """The kinds of every participant's devices, comma-separated ('' for none), in ledger order."""
+    fleet = model.fleet
+    owner = np.concatenate([fleet.storage.owner, fleet.tasks.owner]).astype(int)
+    kinds = (*fleet.storage.kind, *("shiftable",) * len(fleet.tasks.owner))
+    out: list[list[str]] = [[] for _ in model.ids]
+    for k, kind in zip(owner, kinds, strict=True):
+        if kind not in out[k]:
+            out[k].append(kind)
+    return [", ".join(names) for names in out]
+
+
 def run_options(study: Study) -> RunOptions:
     """The model options a study asks for."""
     return RunOptions(
@@ -108,6 +120,7 @@ def run(
     model.run(progress)
     timings["simulate_s"] = time.perf_counter() - tick
     participants = participant_table(scenario)
+    participants["devices"] = device_kinds(model)
     dispatch, bills = model.ledger.dispatch, model.ledger.bills
     summary, per, per_class = summarise(
         dispatch,

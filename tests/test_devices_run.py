@@ -111,6 +111,9 @@ def test_devices_run_meets_targets_and_carries_energy_over_days():
             # the washer's first window (22:00-03:00) draws its 2 kWh; the second ends after the run, whose
             # last three hours at 2 kW could take all of it: nothing is due inside the run
             assert summary.loc["shiftable", "drawn_kwh"] == pytest.approx(2.0, abs=1e-6)
+            # the participant table names every participant's devices
+            assert result.participants.set_index("participant").devices.to_dict() == {
+                "hh-ev": "ev", "hh-hp": "heat_pump, shiftable", "hh-pv": ""}
             # consumption counts what the devices draw
             assert "device_use_kw" in result.dispatch.columns
             assert 0.0 <= result.summary["self_sufficiency_pct"] <= 100.0
