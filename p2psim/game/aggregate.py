@@ -258,6 +258,9 @@ def aggregate_book(book: OrderBook, mask) -> OrderBook:
         soc_initial_kwh=data["soc_initial"] * one,
         class_weight=one.copy(),
         income_per_year=one.copy(),
+        storage_devices=None,  # the summed battery is the shorthand above
+        shiftable_loads=None,
+        bid_price_per_kwh=None,
     )
 
 

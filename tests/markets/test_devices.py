@@ -196,3 +196,29 @@ def test_devices_subset_with_their_owners():
 
     assert pairs(sub) == sorted(p for p in pairs(book) if p[0] in ("p5", "p1"))
     assert sub.participant_ids == ("p5", "p1")
+
+
+def test_aggregate_shortcut_reads_canonical_batteries_and_stays_off_for_other_devices():
+    # no fee, no binding feeder: coalitions of scaled-copy batteries are one aggregate prosumer, whether
+    # the batteries come as the shorthand or as canonical devices; a car makes the day ineligible
+    from p2psim.game.energy import DayGameSpec, EnergyDayGame
+
+    book = make_book([[1.0, 2.0, 0.5], [0.5, 1.0, 2.0], [0.0, 0.0, 0.0]], [[2.0, 0.0, 0.0], [0, 1.0, 0], [0, 0, 0]],
+                     capacity_kwh=[4.0, 2.0, 0.0], power_kw=[2.0, 1.0, 0.0], soc_initial=[2.0, 1.0, 0.0],
+                     import_price=[0.3, 0.4, 0.3], export_price=0.1, fee=0.0)
+    canonical = replace(book, capacity_kwh=np.zeros(3), storage_devices=battery_arrays(book))
+    costs = []
+    for b in (book, canonical):
+        fast = EnergyDayGame(DayGameSpec(day=0, book=b, feeder=make_feeder(1), solver=make_context().solver))
+        full = EnergyDayGame(DayGameSpec(day=0, book=b, feeder=make_feeder(1), solver=make_context().solver),
+                             aggregate="never")
+        assert fast.uses_aggregate(0b011)
+        np.testing.assert_allclose(fast.all_costs(), full.all_costs(), atol=1e-7)
+        costs.append(fast.all_costs())
+    np.testing.assert_allclose(costs[0], costs[1], atol=1e-9)
+    car = storage(2, charge_kw=3.0, horizon=3, arrival=[1.0, np.nan, np.nan], target=[np.nan, np.nan, 4.0])
+    from p2psim.markets.devices import concat_storage
+
+    with_car = replace(canonical, storage_devices=concat_storage([canonical.storage_devices, car], 3))
+    game = EnergyDayGame(DayGameSpec(day=0, book=with_car, feeder=make_feeder(1), solver=make_context().solver))
+    assert not game.uses_aggregate(0b011)
