@@ -1,6 +1,8 @@
 """The report's Devices section: what the participants' devices drew, returned and whether they met their targets.
 
-A post-run stage (:mod:`p2psim.stages`) for runs with devices. Per device kind: the number of devices,
+A post-run stage (:mod:`p2psim.stages`) for runs with devices beyond batteries (a battery-only run's
+report keeps its battery figure and nothing else changes, so earlier reports stay as they were; its
+``devices.parquet`` is written all the same). Per device kind: the number of devices,
 the energy drawn and returned at the meters (kWh = sum of power x interval length), and how many
 energy targets were met (energy at the end of the target's interval >= the target, within 1 Wh).
 The figure shows every kind's total power over the run and the average energy held per device.
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from p2psim.markets.devices import STORAGE_ONLY_KINDS
 
 TARGET_TOLERANCE_KWH = 1e-3
 
@@ -58,7 +62,7 @@ def plot_devices(devices: pd.DataFrame, path: Path) -> Path:
 def devices_stage(result):
     """Stage for :mod:`p2psim.stages`: a report section on the devices (None for runs without devices)."""
     devices = result.devices
-    if devices is None or not len(devices):
+    if devices is None or not len(devices) or set(devices.kind) <= set(STORAGE_ONLY_KINDS):
         return None
     table = device_summary(devices, result.scenario.interval_hours)
     result.extras["device_summary"] = table

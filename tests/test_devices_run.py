@@ -237,3 +237,16 @@ def test_charging_sessions_from_a_profile_by_hand():
     (first, second) = charging_sessions(power, 60, margin_h=3.0, efficiency=0.9)
     assert first[:2] == (18, 22) and first[2] == pytest.approx(0.9 * 4.7)
     assert second == (23, 27, pytest.approx(0.9 * 22.0))
+
+
+def test_a_battery_only_run_has_device_rows_but_keeps_its_report(tiny_study):
+    # tiny's battery is a canonical storage device: its rows are in devices.parquet (energy follows the
+    # schedule), while the report gets no Devices section (the golden report stays as it was)
+    from p2psim.device_report import devices_stage
+
+    result = run(replace(tiny_study, market="mid_market_rate_v1"))
+    rows = result.devices
+    assert set(rows.kind) == {"battery"} and set(rows.participant) == {"hh-c"} and len(rows) == 4
+    soc = result.dispatch.set_index("participant").loc["hh-c", "soc_kwh"].to_numpy()
+    np.testing.assert_allclose(rows.energy_kwh.to_numpy(), soc)
+    assert devices_stage(result) is None
