@@ -29,7 +29,7 @@ binary (its start time) is needed (:mod:`p2psim.markets._device_rows`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -101,11 +101,6 @@ class StorageArrays:
     def consumes(self) -> np.ndarray:
         """Devices whose net draw is consumption (every kind but pure storage), m bool."""
         return np.array([k not in STORAGE_ONLY_KINDS for k in self.kind], dtype=bool)
-
-    @staticmethod
-    def empty(horizon: int) -> StorageArrays:
-        """No storage-like device."""
-        return concat_storage([], horizon)
 
     def take(self, rows: np.ndarray, owner: np.ndarray | None = None) -> StorageArrays:
         """The devices at ``rows`` (with new owner indices if given)."""
@@ -215,11 +210,6 @@ def subset_devices(devices, members: np.ndarray, n: int):
     rows = np.flatnonzero(new_index[devices.owner] >= 0)
     rows = rows[np.argsort(new_index[devices.owner[rows]], kind="stable")]
     return devices.take(rows, new_index[devices.owner[rows]])
-
-
-def with_initial(storage: StorageArrays, initial_kwh: np.ndarray) -> StorageArrays:
-    """The same devices starting from ``initial_kwh``."""
-    return replace(storage, initial_kwh=np.asarray(initial_kwh, float))
 
 
 def per_participant(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

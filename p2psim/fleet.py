@@ -25,15 +25,9 @@ import numpy as np
 import pandas as pd
 
 from p2psim.agents.devices import ShiftableLoad, StorageDevice, expand
+from p2psim.fleet_checks import TOLERANCE_KWH, array_problems, clock, reach_problems, storage_problems
 from p2psim.markets._selfconsumption import storage_floor
 from p2psim.markets.devices import ShiftableArrays, StorageArrays, concat_storage
-
-TOLERANCE_KWH = 1e-6
-
-
-def _clock(t: int, interval_minutes: int, per_day: int) -> str:
-    minutes = ((t % per_day) + 1) * interval_minutes
-    return f"{minutes // 60:02d}:{minutes % 60:02d} on day {t // per_day}"
 
 
 def _storage_arrays(owner: int, device: StorageDevice, horizon: int, interval_minutes: int) -> StorageArrays:
@@ -61,37 +55,6 @@ def _storage_arrays(owner: int, device: StorageDevice, horizon: int, interval_mi
         energy_max_kwh=energy_max, target_kwh=target, initial_kwh=np.array([float(device.initial_kwh)]),
         final_min_kwh=np.zeros(1), conserve=np.array([bool(device.conserve)]),
     )
-
-
-def _storage_scalars(who: str, d: StorageDevice) -> list[str]:
-    out = []
-    for name in ("capacity_kwh", "initial_kwh"):
-        value = getattr(d, name)
-        if not (np.isfinite(value) and value >= 0):
-            out.append(f"{who}: {name}={value} must be finite and >= 0")
-    if not 0 < d.discharge_efficiency <= 1:
-        out.append(f"{who}: discharge_efficiency={d.discharge_efficiency} must lie in (0, 1]")
-    if not 0 <= d.self_discharge_per_h < 1:
-        out.append(f"{who}: self_discharge_per_h={d.self_discharge_per_h} must lie in [0, 1)")
-    return out
-
-
-def _array_problems(who: str, s: StorageArrays, interval_minutes: int) -> list[str]:
-    out = []
-    for name, values in (("max_charge_kw", s.charge_max_kw), ("max_discharge_kw", s.discharge_max_kw),
-                         ("demand_kw", s.demand_kw), ("energy_min_kwh", s.energy_min_kwh),
-                         ("energy_max_kwh", s.energy_max_kwh)):
-        if not np.all(np.isfinite(values)) or np.any(values < 0):
-            out.append(f"{who}: {name} must be finite and >= 0 in every interval")
-    if not np.all(np.isfinite(s.charge_efficiency)) or np.any(s.charge_efficiency <= 0):
-        out.append(f"{who}: charge_efficiency (or COP) must be finite and > 0 in every interval")
-    over = np.flatnonzero(np.nan_to_num(s.target_kwh[0], nan=-np.inf) > s.energy_max_kwh[0] + TOLERANCE_KWH)
-    if len(over):
-        t = int(over[0])
-        when = _clock(t, interval_minutes, 1440 // interval_minutes)
-        out.append(f"{who}: target {s.target_kwh[0, t]:g} kWh by {when} exceeds what it holds "
-                   f"({s.energy_max_kwh[0, t]:g} kWh); lower the target or raise the capacity")
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,14 +100,14 @@ class DeviceFleet:
                 if isinstance(device, ShiftableLoad):
                     tasks.extend(self._windows(k, who, device))
                 elif isinstance(device, StorageDevice):
-                    problems = _storage_scalars(who, device)
+                    problems = storage_problems(who, device)
                     if not problems:
                         try:
                             arrays = _storage_arrays(k, device, horizon, interval_minutes)
                         except ValueError as exc:
                             problems = [f"{who}: {exc}"]
                         else:
-                            problems = _array_problems(who, arrays, interval_minutes)
+                            problems = array_problems(who, arrays, interval_minutes)
                     if problems:
                         self._problems.extend(problems)
                     else:
@@ -158,7 +121,7 @@ class DeviceFleet:
         self.tasks = TaskTable(np.array(columns[0], int), tuple(columns[1]), np.array(columns[2], int),
                                np.array(columns[3], int), np.array(columns[4], float), np.array(columns[5], float),
                                np.array(columns[6], int))
-        self._problems.extend(self._reach_problems())
+        self._problems.extend(reach_problems(self.storage, self.ids, interval_minutes))
 
     @property
     def n_storage(self) -> int:
@@ -187,7 +150,7 @@ class DeviceFleet:
                 continue
             if energy > load.max_power_kw * span + TOLERANCE_KWH:
                 self._problems.append(
-                    f"{who}: {energy:g} kWh in its window ending {_clock(b - 1, self.interval_minutes, self.per_day)}"
+                    f"{who}: {energy:g} kWh in its window ending {clock(b - 1, self.interval_minutes, self.per_day)}"
                     f" needs {energy / span:.3g} kW for {span:g} h but its power cap is {load.max_power_kw:g} kW; "
                     "widen the window or raise max_power_kw")
                 continue
@@ -200,59 +163,6 @@ class DeviceFleet:
                     continue
             rows.append((k, name, a, b, float(energy), float(load.max_power_kw), block))
         return rows
-
-    def _reach_problems(self) -> list[str]:
-        """Floors above the highest reachable energy (forward pass over the run, vectorised over devices)."""
-        s, dt = self.storage, self.dt
-        m = s.n_devices
-        if not m:
-            return []
-        lo = hi = s.initial_kwh.astype(float)
-        start_t, start_e = np.zeros(m, int), s.initial_kwh.astype(float)
-        charge_h, charge_kwh, use_kwh = np.zeros(m), np.zeros(m), np.zeros(m)
-        reported = np.zeros(m, dtype=bool)
-        out = []
-        for t in range(self.horizon):  # sequential in time by nature; vectorised over devices
-            restart = np.isfinite(s.arrival_kwh[:, t])
-            start_t = np.where(restart, t, start_t)
-            start_e = np.where(restart, s.arrival_kwh[:, t], start_e)
-            charge_h, charge_kwh, use_kwh = (np.where(restart, 0.0, x) for x in (charge_h, charge_kwh, use_kwh))
-            gain, up = s.charge_efficiency[:, t], s.charge_max_kw[:, t]
-            charge_h = charge_h + dt * (up > 0)
-            charge_kwh = charge_kwh + dt * gain * up
-            use_kwh = use_kwh + dt * s.demand_kw[:, t]
-            top = np.where(restart, s.arrival_kwh[:, t], s.retention * hi) + dt * gain * up - dt * s.demand_kw[:, t]
-            bottom = np.where(restart, s.arrival_kwh[:, t], s.retention * lo) \
-                - dt * s.discharge_max_kw[:, t] / s.discharge_efficiency - dt * s.demand_kw[:, t]
-            floor, ceiling = s.energy_min_kwh[:, t], s.energy_max_kwh[:, t]
-            for j in np.flatnonzero((top < floor - TOLERANCE_KWH) & ~reported):
-                reported[j] = True
-                out.append(self._short_message(j, t, floor[j], top[j], start_t[j], start_e[j], charge_h[j],
-                                               charge_kwh[j], use_kwh[j]))
-            for j in np.flatnonzero((bottom > ceiling + TOLERANCE_KWH) & ~reported):
-                reported[j] = True
-                out.append(f"{self._who(j)}: holds at least {bottom[j]:.3g} kWh at "
-                           f"{_clock(t, self.interval_minutes, self.per_day)}, above its maximum of "
-                           f"{ceiling[j]:.3g} kWh; lower the initial or arrival energy or raise the capacity")
-            hi = np.clip(top, floor, ceiling)
-            lo = np.clip(bottom, floor, np.maximum(ceiling, floor))
-        return out
-
-    def _who(self, j: int) -> str:
-        s = self.storage
-        return f"participant {self.ids[s.owner[j]]!r}, device {s.device_id[j]!r} ({s.kind[j]})"
-
-    def _short_message(self, j, t, floor, top, start_t, start_e, hours, stored, used) -> str:
-        s = self.storage
-        what = "its target" if np.isfinite(s.target_kwh[j, t]) and s.target_kwh[j, t] >= floor - 1e-12 \
-            else "its minimum energy"
-        power = float(s.charge_max_kw[j, start_t:t + 1].max(initial=0.0))
-        when = _clock(start_t - 1, self.interval_minutes, self.per_day) if start_t > 0 else "the start of the run"
-        use = f" while using {used:.3g} kWh itself" if used > 0 else ""
-        return (f"{self._who(j)}: needs {floor:.3g} kWh by {_clock(t, self.interval_minutes, self.per_day)} "
-                f"({what}) but can hold at most {max(top, 0.0):.3g} kWh then: from {start_e:.3g} kWh at {when}, "
-                f"{hours:g} h of charging at up to {power:g} kW store at most {stored:.3g} kWh{use}; "
-                "lower the need, give it more time or raise its power")
 
     # -- day books ----------------------------------------------------------------------------------
     def _day(self, day: int) -> slice:

@@ -22,13 +22,12 @@ import numpy as np
 
 from p2psim.agents import PARTICIPANT_TYPES, Participant
 from p2psim.clock import DayAheadClock
-from p2psim.errors import InvariantError, OrderError, ScenarioError
+from p2psim.errors import ScenarioError
 from p2psim.fleet import DeviceFleet
-from p2psim.invariants import clearing_problems
+from p2psim.gate import check_clearing, collect_bids, device_rows, device_use, tariff_prices, tell_members
 from p2psim.ledger import Ledger
 from p2psim.markets import ClearingContext, EquityOptions, Market, OrderBook, SolverOptions, make_market
 from p2psim.markets.base import Clearing
-from p2psim.markets.devices import per_participant
 from p2psim.scenario import Scenario
 from p2psim.settlement import (
     FLOW_FIELDS,
@@ -37,12 +36,7 @@ from p2psim.settlement import (
     check_money_balance,
     day_bills,
     interval_costs,
-    pool_price_matrix,
 )
-
-FLOW_NAMES = ("grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "charge_kw", "discharge_kw",
-              "soc_kwh", "curtail_kw", "shift_kw")
-"""The flows a member receives in ``on_cleared`` (its row of each)."""
 
 DayHook = Callable[["CommunityModel", int, dict[str, Any]], None]
 
@@ -122,29 +116,11 @@ class CommunityModel(mesa.Model):
     # -- helpers -------------------------------------------------------------------------------
     def day_prices(self) -> Prices:
         """The day's tariffs as known before clearing (the pool price is NaN until the market clears)."""
-        s = self.scenario
-        horizon = s.intervals_per_day
-        tariffs = s.tariffs
-        return Prices(tariffs.import_price_series(s.interval_minutes), np.full(horizon, tariffs.export_price_per_kwh),
-                      np.full(horizon, np.nan), np.full(horizon, tariffs.p2p_fee_per_kwh), tariffs.peak_price_per_kw)
+        return tariff_prices(self.scenario)
 
     def bids(self, day: int, forecasts: list[Any]) -> np.ndarray | None:
         """Every participant's limit prices (n x T, NaN = none), or None when nobody bids."""
-        prices = self.day_prices()
-        horizon = self.scenario.intervals_per_day
-        rows = [member.bid(day, forecast, prices) for member, forecast in zip(self.members, forecasts, strict=True)]
-        if all(row is None for row in rows):
-            return None
-        out = np.full((len(rows), horizon), np.nan)
-        for k, row in enumerate(rows):
-            if row is None:
-                continue
-            row = np.asarray(row, dtype=float)
-            if row.shape != (horizon,) or np.isinf(row).any():
-                raise OrderError(f"participant {self.ids[k]!r}: bid() returned {row.shape} values; it must return "
-                                 f"{horizon} finite limit prices per kWh (NaN where it leaves the price to the market)")
-            out[k] = row
-        return out
+        return collect_bids(self.members, day, forecasts, self.day_prices())
 
     def order_book(self, day: int, forecasts: list[Any]) -> OrderBook:
         """Build the day's order book from forecasts, bids, the devices' state and class weights."""
@@ -219,7 +195,7 @@ class CommunityModel(mesa.Model):
         context = self.context(day)
         clearing = self.market.clear(book, context)
         if self.options.check_invariants:
-            self._check_clearing(day, book, clearing)
+            check_clearing(day, book, clearing)
         alone = self._counterfactual(book, context, clearing)
         actual_load = np.stack([a.load_kw for a in actuals])
         actual_pv = np.stack([a.pv_kw for a in actuals])
@@ -238,28 +214,7 @@ class CommunityModel(mesa.Model):
             self.ledger.append_solver_records(day, alone.market, records)
         if self.options.record:
             self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
-        self._tell_members(book, clearing)
-
-    def _check_clearing(self, day: int, book: OrderBook, clearing: Clearing) -> None:
-        """Raise InvariantError (exit 3) naming the rule when its clearing breaks the physics or the prices."""
-        problems = clearing_problems(book, clearing)
-        if problems:
-            shown = "\n".join(f"  - {p}" for p in problems[:5])
-            raise InvariantError(f"market {clearing.market!r} returned an unsound clearing on day {day}:\n"
-                                 f"{shown}\n(p2psim.testing.check_market runs the same checks on random books)")
-
-    def _tell_members(self, book: OrderBook, clearing: Clearing) -> None:
-        """Give every member its full schedule (all flows, every device) and its prices."""
-        charge, discharge, energy = clearing.device_flows(book)
-        pool = pool_price_matrix(clearing.pool_price_per_kwh, book.n_participants, book.n_intervals)
-        owner, ids = book.device_owner, book.device_ids
-        for k, member in enumerate(self.members):
-            schedule = {name: np.asarray(getattr(clearing, name))[k] for name in FLOW_NAMES}
-            schedule["devices"] = {ids[j]: {"charge_kw": charge[j], "discharge_kw": discharge[j],
-                                            "energy_kwh": energy[j]} for j in np.flatnonzero(owner == k)}
-            prices = Prices(book.import_price_per_kwh, book.export_price_per_kwh, np.array(pool[k]),
-                            book.p2p_fee_per_kwh, book.peak_price_per_kw)
-            member.on_cleared(schedule, prices)
+        tell_members(self.members, book, clearing)
 
     def _counterfactual(self, book: OrderBook, context: ClearingContext, clearing: Clearing) -> Clearing:
         """The stand-alone clearing of the day: reused when the market already solved the same problem.
@@ -323,14 +278,14 @@ class CommunityModel(mesa.Model):
         extra = {
             "pool_price_per_kwh": np.broadcast_to(clearing.pool_price_per_kwh, clearing.soc_kwh.shape),
             "soc_kwh": clearing.soc_kwh,
-            "device_use_kw": self._device_use(today["book"], clearing),
+            "device_use_kw": device_use(today["book"], clearing),
             "load_forecast_kw": today["book"].load_kw,
             "pv_forecast_kw": today["book"].pv_kw,
         }
         if self.options.record:
             self.ledger.append_dispatch(day, today["flows"], extra)
             if not self.fleet.empty:
-                self.ledger.append_devices(self._device_rows(day, today))
+                self.ledger.append_devices(device_rows(self.fleet, day, today))
         result = {
             "day": day,
             "bills": columns,
@@ -344,22 +299,6 @@ class CommunityModel(mesa.Model):
         self.day_results.append(result)
         for hook in self.day_hooks:
             hook(self, day, result)
-
-    @staticmethod
-    def _device_use(book: OrderBook, clearing: Clearing) -> np.ndarray:
-        """Net power drawn by devices that consume (cars, heat pumps, shiftable loads), n x T."""
-        if not book.n_devices:
-            return np.zeros_like(book.load_kw)
-        charge, discharge, _ = clearing.device_flows(book)
-        consumes = np.r_[book.storage.consumes, np.ones(book.shiftable.n_devices, dtype=bool)]
-        return per_participant(book.device_owner[consumes], (charge - discharge)[consumes], book.n_participants)
-
-    def _device_rows(self, day: int, today: dict[str, Any]):
-        """The day's rows of devices.parquet."""
-        book, clearing = today["book"], today["clearing"]
-        charge, discharge, energy = clearing.device_flows(book)
-        return self.fleet.day_table(day, book.storage, book.shiftable, today["drawn_before"], charge, discharge,
-                                    energy)
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
         """Run every day of the scenario (``progress(day)`` after each settlement)."""
