@@ -95,9 +95,16 @@ def main() -> None:
                 key = (label, n, horizon, devices)
                 if key not in best or row["total_s"] < best[key]["total_s"]:
                     best[key] = row
+    from _results import publish
+
+    publish(HERE / "results" / "devices.md", render(best, args.repeats))
+
+
+def render(best: dict, repeats: int) -> list[str]:
+    """The results page: one row per (case, tree), the verdict and what it means."""
     lines = ["# Device layer speed", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other work; Python "
-             f"{platform.python_version()}, HiGHS, 1 thread. Each row is the fastest of {args.repeats} runs in a "
+             f"{platform.python_version()}, HiGHS, 1 thread. Each row is the fastest of {repeats} runs in a "
              "fresh process (this tree and the base interleaved); `load` is the 1-minute load average after "
              "that run. `total` = assembly + stand-alone optimum + EqWM clearing (Rawlsian weight 0.5).", "",
              "| case | tree | variables | build_s | standalone_s | clear_s | total_s | us per member-interval | "
@@ -107,11 +114,21 @@ def main() -> None:
         lines.append(f"| N={n} x T={horizon}, {devices.replace('_', ' ')} | {label} | {row['variables']} | "
                      f"{row['build_s']:.3f} | {row['standalone_s']:.2f} | {row['clear_s']:.2f} | "
                      f"{row['total_s']:.2f} | {per:.0f} | {row['path']} | {row['objective']:.4f} | {row['load']:.1f} |")
-    lines += ["", *verdict(best)]
-    text = "\n".join(lines) + "\n"
-    from _results import publish
+    return [*lines, "", *verdict(best), "", *MEANING]
 
-    publish(HERE / "results" / "devices.md", text.splitlines())
+
+MEANING = [
+    "What the numbers say. The device layer costs nothing on the problems the code solved before: the "
+    "battery communities build the identical program on both trees (the EqWM program of the N = 1000 battery "
+    "community was compared array by array: matrix, costs and bounds are bit-identical; same objective), so "
+    "HiGHS does the same work and the times differ only by the shared machine's load. One storage-like device per member clears well "
+    "under a minute. What costs time is storage itself: without any storage the day falls apart into "
+    "intervals linked only by the peak and the Rawlsian row, and HiGHS solves it in about a second; every "
+    "device links its intervals through its energy. Which devices matters more than how many: cars and heat "
+    "pumps only draw (no direction to choose, no arbitrage), while a battery at every member (the same number "
+    "of devices) takes minutes on both trees. So the +20 % target holds against the battery community and the "
+    "same-size battery community, and cannot hold against a community without storage.",
+]
 
 
 def verdict(best: dict) -> list[str]:
