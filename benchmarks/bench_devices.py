@@ -118,16 +118,17 @@ def render(best: dict, repeats: int) -> list[str]:
 
 
 MEANING = [
-    "What the numbers say. The device layer costs nothing on the problems the code solved before: the "
-    "battery communities build the identical program on both trees (the EqWM program of the N = 1000 battery "
-    "community was compared array by array: matrix, costs and bounds are bit-identical; same objective), so "
-    "HiGHS does the same work and the times differ only by the shared machine's load. One storage-like device per member clears well "
-    "under a minute. What costs time is storage itself: without any storage the day falls apart into "
-    "intervals linked only by the peak and the Rawlsian row, and HiGHS solves it in about a second; every "
-    "device links its intervals through its energy. Which devices matters more than how many: cars and heat "
-    "pumps only draw (no direction to choose, no arbitrage), while a battery at every member (the same number "
-    "of devices) takes minutes on both trees. So the +20 % target holds against the battery community and the "
-    "same-size battery community, and cannot hold against a community without storage.",
+    'What the numbers say. The device layer costs nothing on the problems the code solved before: the '
+    'battery communities build the identical program on both trees (the EqWM program of the N = 1000 '
+    'battery community was compared array by array: matrix, costs and bounds are bit-identical; same '
+    "objective), so HiGHS does the same work and the times differ only by the shared machine's load. One "
+    'storage-like device per member clears well under a minute. What costs time is storage itself: '
+    'without any storage the day falls apart into intervals linked only by the peak and the Rawlsian row,'
+    ' and HiGHS solves it in about a second; every device links its intervals through its energy. Which '
+    'devices matters more than how many: cars and heat pumps only draw (no direction to choose, no '
+    'arbitrage), while a battery at every member (the same number of devices) takes minutes on both '
+    'trees. So the +20 % target holds against the battery community and the same-size battery community, '
+    'and cannot hold against a community without storage.',
 ]
 
 
