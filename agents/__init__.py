@@ -7,6 +7,13 @@ type with :func:`register_participant`.
 from __future__ import annotations
 
 from p2psim.agents.base import Aggregator, Battery, DayProfile, Household, Participant
+from p2psim.agents.devices import (
+    ElectricVehicle,
+    HeatPump,
+    ShiftableLoad,
+    StorageDevice,
+    battery_device,
+)
 
 PARTICIPANT_TYPES: dict[str, type[Participant]] = {
     "household": Household,
@@ -30,7 +37,12 @@ __all__ = [
     "Aggregator",
     "Battery",
     "DayProfile",
+    "ElectricVehicle",
+    "HeatPump",
     "Household",
     "Participant",
+    "ShiftableLoad",
+    "StorageDevice",
+    "battery_device",
     "register_participant",
 ]

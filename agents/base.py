@@ -1,13 +1,17 @@
 """Participant(mesa.Agent): a community member on a feeder bus.
 
 Subclass :class:`Participant` and implement :meth:`forecast` (the one required method) to add a
-participant type; :meth:`on_cleared` is an optional hook. ``super().__init__(model, spec)`` registers
-the agent with the Mesa model, as in Mesa. If unsure whether a subclass behaves, run
-``p2psim.testing.check_participant``.
+participant type; :meth:`devices` (what it brings: batteries, cars, heat pumps, shiftable loads, see
+:mod:`p2psim.agents.devices`), :meth:`bid` (limit prices for auction markets) and :meth:`on_cleared`
+are optional. ``super().__init__(model, spec)`` registers the agent with the Mesa model, as in Mesa.
+If unsure whether a subclass behaves, run ``p2psim.testing.check_participant``.
 
-Timing (see DESIGN.md): at the day-ahead gate the model asks every participant for its
-:meth:`forecast` of the next day; after clearing it calls :meth:`on_cleared` with the participant's
-schedule; at each delivery interval it reads :meth:`actual` and settles the imbalance at the tariff.
+Timing (see DESIGN.md): when the model is built it asks every participant for its :meth:`devices`
+(checked once, before the run); at the day-ahead gate it asks for its :meth:`forecast` of the next
+day and its :meth:`bid`; after clearing it calls :meth:`on_cleared` with the participant's full
+schedule (every flow, every device) and its prices; at each delivery interval it reads :meth:`actual`
+and settles the imbalance at the tariff. Devices follow their schedules exactly (their data are
+known day ahead); their energy carries over from day to day.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+from p2psim.agents.devices import DeviceSpec, battery_device
 
 if TYPE_CHECKING:
     from p2psim.scenario import ParticipantSpec
+    from p2psim.settlement import Prices
 
 
 @dataclass(frozen=True)
@@ -56,9 +62,35 @@ class Participant(mesa.Agent):
         """Day-ahead forecast of ``day`` submitted at the gate. Required in subclasses."""
         raise NotImplementedError
 
-    def on_cleared(self, schedule: dict[str, np.ndarray]) -> None:
-        """Receive the cleared schedule of the day (flows per interval). Optional hook."""
+    def devices(self) -> tuple[DeviceSpec, ...]:
+        """The devices this participant brings: its spec's battery (id ``battery``) and ``spec.devices``.
+
+        Override to add devices (call ``super().devices()`` to keep these). Called once, when the
+        model is built; every device is checked before the run starts.
+        """
+        battery = (battery_device(self.spec.battery),) if self.spec.battery else ()
+        return (*battery, *self.spec.devices)
+
+    def bid(self, day: int, forecast: DayProfile, prices: Prices) -> np.ndarray | None:
+        """Limit prices per kWh for the day's intervals (T,), or None to let the market decide.
+
+        Auction markets (``double_auction_v1``, ``double_auction_pab_v1``) use them as the
+        participant's bid when it buys and its ask when it sells (NaN in an interval: the rule's own
+        price). ``prices`` carries the day's import, export and fee tariffs (its pool price is NaN:
+        not known before clearing).
+        """
+        return None
+
+    def on_cleared(self, schedule: dict, prices: Prices) -> None:
+        """Receive the day's full schedule and prices. Optional hook.
+
+        ``schedule`` maps every flow (``grid_import_kw``, ``pool_buy_kw``, ``charge_kw``, ``soc_kwh``,
+        ``shift_kw``, ...; T values each) to this participant's row, and ``"devices"`` to
+        ``{device_id: {"charge_kw", "discharge_kw", "energy_kwh"}}``; ``prices`` are the tariffs and the
+        pool price this participant trades at (T values).
+        """
         self.schedule = schedule
+        self.prices = prices
 
 
 class Household(Participant):

@@ -16,7 +16,7 @@ from p2psim.markets.base import (
     SolverRecord,
 )
 from p2psim.markets.book import OrderBook
-from p2psim.markets.double_auction import UniformDoubleAuction
+from p2psim.markets.double_auction import PayAsBidDoubleAuction, UniformDoubleAuction
 from p2psim.markets.eqwm import EqWM
 from p2psim.markets.grid_only import GridOnly
 from p2psim.markets.pool_rules import BillSharing, MidMarketRate, SupplyDemandRatio
@@ -29,6 +29,7 @@ MARKETS: dict[str, type[Market]] = {
     "bill_sharing_v1": BillSharing,
     "sdr_v1": SupplyDemandRatio,
     "double_auction_v1": UniformDoubleAuction,
+    "double_auction_pab_v1": PayAsBidDoubleAuction,
     "eqwm_v1": EqWM,
 }
 
@@ -72,6 +73,7 @@ __all__ = [
     "Market",
     "MidMarketRate",
     "OrderBook",
+    "PayAsBidDoubleAuction",
     "SolverOptions",
     "SolverRecord",
     "SupplyDemandRatio",

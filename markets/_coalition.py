@@ -12,6 +12,8 @@ non-members' bounds zeroed. One persistent HiGHS instance keeps its simplex basi
 c(S) is the LP value. The relaxation is exact whenever it is complementary, which the cost
 objective with a positive fee and import price > export price makes the rule (see
 :mod:`p2psim.markets._exactness`); it is the value of the Owen linear-production game either way.
+Uninterruptible shiftable loads (the only binaries a book itself can carry) are relaxed here too:
+c(S) lets such a load run split, so with them it is the cost of the relaxed (Owen) game.
 
 The grand coalition's duals (:meth:`CoalitionSolver.grand_duals`) come with, for every row and
 column, the participant whose data sets its bounds (-1 when shared: pool, peak, transformer, lines)
@@ -21,7 +23,7 @@ dual x bound; by strong duality these terms plus the shared ones add up to c(N).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from p2psim.markets._community_lp import DayModel, build_day_model
@@ -102,7 +104,7 @@ class CoalitionSolver:
         self._rows = _grouped(self.model.row_owner, n)
         self._highs = new_highs(context.solver)
         self._highs.setOptionValue("solver", "simplex")
-        pass_model(self._highs, lp)
+        pass_model(self._highs, replace(lp, integrality=np.zeros(lp.n_cols, dtype=bool)))
         self._mask = np.ones(n, dtype=bool)
         self.n_solves = 0
         """Number of LP solves so far."""

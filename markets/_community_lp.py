@@ -1,32 +1,38 @@
 """The community day model of EqWM, assembled in one vectorised pass (numpy + scipy.sparse).
 
 Sets: participants i (n), intervals t (T, length dt h), lines e of the radial feeder, buses b.
-Per-participant blocks exist only for the participants that own the asset (``DayModel.owners``):
+Per-participant blocks exist only for the participants that own the asset, device blocks one row
+per device (``DayModel.owners`` gives each row's participant; formulation of the devices in
+:mod:`p2psim.markets.devices`, their blocks in :mod:`p2psim.markets._device_rows`):
 
 =========  ==============================  ===========================================
 column     bounds                          meaning (kW unless noted)
 =========  ==============================  ===========================================
 imp, buy   [0, U_it]                       grid import, pool purchase
 exp, sell  [0, V_it]                       grid export, pool sale
-ch, dis    [0, max_charge], [0, max_dis]   battery (battery owners)
-soc        [soc_min, soc_max] (kWh)        end of interval; soc[T-1] >= soc_initial
+ch, dis    [0, charge_max[s,t]], [0, ..]   storage-like device draw / return (per device)
+soc        [energy_min, energy_max] (kWh)  end of interval; last >= the day's floor
 curt       [0, pv]                         PV spilled (PV owners)
 shift      [-f d, f d]                     load moved into (+) / out of (-) t (flexible)
+task       [0, power_max[k,t]]             shiftable load's power (per load)
+task_start {0, 1}                          start of an uninterruptible run (per such load)
 peak       [0, inf)                        community peak import (one per participant
                                            when ``standalone``)
 flow       [-rating_e, rating_e]           line flow towards the customers (feeder)
 volt       [v_min, v_max] pu, root = v0    LinDistFlow bus voltage (``voltage_band_pu``)
 =========  ==============================  ===========================================
 
-with U_it = d(1+f) + max_charge and V_it = pv + max_discharge - d(1-f) (clipped at 0): the
+with U_it = d(1+f) + the most its devices draw and V_it = pv + the most they return - d(1-f)
+(clipped at 0): the
 largest net purchase and net sale physically possible, so the bounds cut nothing feasible for a
 participant that does not resell, and they make every big-M of the binaries exact.
 
-Rows, in code order: ``balance`` (n x T) imp - exp + buy - sell - curt - ch + dis - shift = d - pv;
-``soc`` soc[t] - soc[t-1] - dt eta_c ch + dt dis / eta_d = (soc_initial if t = 0 else 0);
-``battery_cut`` ch / max_charge + dis / max_discharge <= 1 (a valid cut of the battery binary);
-``window`` sum of shift over each window of ``shift_window_intervals`` = 0; gross pool metering
-``use`` buy - ch - shift <= d and ``source`` sell + curt - dis <= pv (only for participants whose
+Rows, in code order: ``balance`` (n x T) imp - exp + buy - sell - curt - sum ch + sum dis - shift
+- sum task = d - pv (sums over the participant's devices); ``soc`` (per device) soc[t] - r soc[t-1]
+- dt eta_c ch + dt dis / eta_d = -dt demand (+ r e0 at t = 0, or the arrival energy where the store
+restarts); ``battery_cut`` ch / charge_max + dis / discharge_max <= 1 (a valid cut of the direction
+binary); ``window`` sum of shift over each window of ``shift_window_intervals`` = 0; gross pool
+metering ``use`` buy - ch - shift - task <= d and ``source`` sell + curt - dis <= pv (only for participants whose
 use or supply is a decision; otherwise they are the bounds buy <= d, sell = 0); ``pool`` (T)
 sum sell - sum buy = 0; ``peak`` (T) sum (imp - exp) - peak <= 0; ``transformer`` (T)
 |sum (imp - exp)| <= limit; ``flow`` (lines x T) flow_e - sum of flows of the lines leaving e's
@@ -34,7 +40,8 @@ far bus - sum of net imports (imp - exp + buy - sell) of the participants on tha
 is ``flow = L @ bus_net_import`` with ``L = feeder.downstream_matrix`` written recursively (sparse);
 ``volt`` (lines x T) v_child - v_parent + r_e flow_e / (1000 V_kV^2) = 0 (LinDistFlow with unity
 power factor and |V| ~ 1, voltage in pu). Feeder rows are skipped when no line could ever reach
-its rating (the bounds U, V say so) and no voltage band is asked for.
+its rating (the bounds U, V say so) and no voltage band is asked for; then ``task_energy`` and the
+uninterruptible runs; then the rows of the book's extra constraints (:mod:`p2psim.markets.hooks`).
 
 ``standalone=True`` gives the block-diagonal stand-alone model: no pool columns or row, one peak
 per participant (``peak_i >= imp - exp``) and the feeder as column bounds (imp, exp <= the
@@ -48,12 +55,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from p2psim.markets._device_rows import (
+    device_limits,
+    shiftable_columns,
+    shiftable_rows,
+    storage_columns,
+    storage_rows,
+)
 from p2psim.markets._feeder_rows import community_rows
 from p2psim.markets._lp import INF, LinearProgram, NameBlock
 from p2psim.markets.base import ClearingContext
 from p2psim.markets.book import OrderBook
+from p2psim.markets.hooks import apply_hooks
 
-PARTICIPANT_KINDS = ("imp", "exp", "buy", "sell", "ch", "dis", "soc", "curt", "shift")
+PARTICIPANT_KINDS = ("imp", "exp", "buy", "sell", "ch", "dis", "soc", "curt", "shift", "task", "task_start")
+DEVICE_KINDS = ("ch", "dis", "soc", "task", "task_start")
+"""Blocks with one row per device (several rows may share an owner)."""
 
 
 @dataclass(eq=False)
@@ -80,10 +97,37 @@ class DayModel:
         return self.offset[kind] + np.arange(len(owners) * horizon).reshape(len(owners), horizon)
 
     def values(self, x: np.ndarray, kind: str) -> np.ndarray:
-        """The n x T array of block ``kind`` in solution ``x`` (zeros for non-owners)."""
+        """The n x T array of block ``kind`` in solution ``x`` (zeros for non-owners; devices summed)."""
         out = np.zeros(self.book.load_kw.shape)
-        out[self.owners[kind]] = x[self.index(kind)]
+        if kind in DEVICE_KINDS:
+            np.add.at(out, self.owners[kind], x[self.index(kind)])
+        else:
+            out[self.owners[kind]] = x[self.index(kind)]
         return out
+
+    def device_values(self, x: np.ndarray, kind: str) -> np.ndarray:
+        """The rows x T array of a per-device block (``ch``, ``dis``, ``soc``, ``task``) in ``x``."""
+        return x[self.index(kind)]
+
+    def flows(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every flow of a Clearing from solution ``x``: per participant (n x T) and per device.
+
+        ``charge_kw`` is the power drawn by all of a participant's devices (storage charging and
+        shiftable loads); device arrays stack the storage-like devices, then the shiftable loads
+        (whose energy is what they drew so far today).
+        """
+        dt = self.book.interval_hours
+        task = self.device_values(x, "task")
+        return {
+            "grid_import_kw": self.values(x, "imp"), "grid_export_kw": self.values(x, "exp"),
+            "pool_buy_kw": self.values(x, "buy"), "pool_sell_kw": self.values(x, "sell"),
+            "charge_kw": self.values(x, "ch") + self.values(x, "task"), "discharge_kw": self.values(x, "dis"),
+            "soc_kwh": self.values(x, "soc"), "curtail_kw": self.values(x, "curt"),
+            "shift_kw": self.values(x, "shift"),
+            "device_charge_kw": np.vstack([self.device_values(x, "ch"), task]),
+            "device_discharge_kw": np.vstack([self.device_values(x, "dis"), np.zeros_like(task)]),
+            "device_energy_kwh": np.vstack([self.device_values(x, "soc"), dt * np.cumsum(task, axis=1)]),
+        }
 
     def participant_cost_matrix(self, p2p_per_kwh: np.ndarray) -> sp.csr_matrix:
         """Matrix P (n x columns) with P @ x = each participant's energy bill (without peak share).
@@ -112,6 +156,7 @@ class _Builder:
         self.up: list[np.ndarray] = []
         self.cost: list[np.ndarray] = []
         self.col_owner: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
         self.col_blocks: list[NameBlock] = []
         self.r: list[np.ndarray] = []
         self.c: list[np.ndarray] = []
@@ -121,11 +166,12 @@ class _Builder:
         self.row_owner: list[np.ndarray] = []
         self.row_blocks: list[NameBlock] = []
 
-    def cols(self, name, shape, lo, up, cost=0.0, owner=-1, labels=()) -> np.ndarray:
+    def cols(self, name, shape, lo, up, cost=0.0, owner=-1, labels=(), integer=False) -> np.ndarray:
         size = int(np.prod(shape))
         start = self.n_cols
         self.n_cols += size
-        for store, value in ((self.lo, lo), (self.up, up), (self.cost, cost), (self.col_owner, owner)):
+        for store, value in ((self.lo, lo), (self.up, up), (self.cost, cost), (self.col_owner, owner),
+                             (self.integer, integer)):
             store.append(np.broadcast_to(np.asarray(value), shape).ravel())
         self.col_blocks.append(NameBlock(name, start, tuple(shape), labels))
         return start + np.arange(size).reshape(shape)
@@ -152,6 +198,7 @@ class _Builder:
             c=np.concatenate(self.cost).astype(float), A=a,
             row_lower=np.concatenate(self.rlo), row_upper=np.concatenate(self.rup),
             col_lower=np.concatenate(self.lo).astype(float), col_upper=np.concatenate(self.up).astype(float),
+            integrality=np.concatenate(self.integer).astype(bool),
             col_blocks=tuple(self.col_blocks), row_blocks=tuple(self.row_blocks),
         )
 
@@ -164,18 +211,18 @@ def build_day_model(book: OrderBook, context: ClearingContext, *, standalone: bo
     ids = tuple(book.participant_ids)
     d, g = np.asarray(book.load_kw, float), np.asarray(book.pv_kw, float)
     f = np.asarray(book.flexible_share, float)[:, None]
-    battery = np.asarray(book.capacity_kwh) > 0
-    ch_max = np.where(battery, book.max_charge_kw, 0.0)
-    dis_max = np.where(battery, book.max_discharge_kw, 0.0)
-    upper_buy = np.clip(d * (1 + f) + ch_max[:, None], 0, None)
-    upper_sell = np.clip(g + dis_max[:, None] - d * (1 - f), 0, None)
+    storage, loads = book.storage, book.shiftable
+    draw_max, return_max = device_limits(book)
+    upper_buy = np.clip(d * (1 + f) + draw_max, 0, None)
+    upper_sell = np.clip(g + return_max - d * (1 - f), 0, None)
     everyone = np.arange(n)
     owners = {
         "imp": everyone, "exp": everyone,
         "buy": everyone[:0] if standalone else everyone, "sell": everyone[:0] if standalone else everyone,
-        "ch": np.flatnonzero(battery), "dis": np.flatnonzero(battery), "soc": np.flatnonzero(battery),
+        "ch": storage.owner, "dis": storage.owner, "soc": storage.owner,
         "curt": np.flatnonzero((g > 0).any(axis=1)),
         "shift": np.flatnonzero((f[:, 0] > 0) & (d > 0).any(axis=1)),
+        "task": loads.owner,
     }
     feeder = context.feeder
     path_limit = np.full(n, INF)
@@ -186,7 +233,6 @@ def build_day_model(book: OrderBook, context: ClearingContext, *, standalone: bo
     imp_price = np.asarray(book.import_price_per_kwh, float)
     exp_price = np.asarray(book.export_price_per_kwh, float)
     fee = np.asarray(book.p2p_fee_per_kwh, float)
-    bat = owners["ch"]
     b = _Builder()
     lab = (ids, None)
     col = {
@@ -195,55 +241,37 @@ def build_day_model(book: OrderBook, context: ClearingContext, *, standalone: bo
         "exp": b.cols("exp", (n, horizon), 0, np.minimum(upper_sell, path_limit[:, None]), -dt * exp_price,
                       everyone[:, None], lab),
     }
-    # gross metering: pool purchases feed local use (d + ch + shift), pool sales come from local
+    # gross metering: pool purchases feed local use (d + ch + shift + task), pool sales come from local
     # supply (pv - curt + dis); plain bounds where that use or supply is fixed data
-    users = np.union1d(owners["ch"], owners["shift"])
-    sources = np.union1d(owners["curt"], owners["ch"])
+    users = np.union1d(np.union1d(owners["ch"], owners["shift"]), owners["task"]).astype(int)
+    sources = np.union1d(owners["curt"], storage.owner[(storage.discharge_max_kw > 0).any(axis=1)]).astype(int)
     buy_up = np.minimum(upper_buy, d)
     buy_up[users] = upper_buy[users]
     sell_up = np.zeros_like(upper_sell)
-    sell_up[sources] = np.minimum(upper_sell, g + dis_max[:, None])[sources]
+    sell_up[sources] = np.minimum(upper_sell, g + return_max)[sources]
     if not standalone:
         col["buy"] = b.cols("buy", (n, horizon), 0, buy_up, dt * fee, everyone[:, None], lab)
         col["sell"] = b.cols("sell", (n, horizon), 0, sell_up, 0.0, everyone[:, None], lab)
     else:
         col["buy"] = col["sell"] = np.zeros((0, horizon), dtype=int)
-    bat_lab = (tuple(ids[i] for i in bat), None)
-    col["ch"] = b.cols("ch", (len(bat), horizon), 0, ch_max[bat, None], 0.0, bat[:, None], bat_lab)
-    col["dis"] = b.cols("dis", (len(bat), horizon), 0, dis_max[bat, None], 0.0, bat[:, None], bat_lab)
-    soc_lo = np.repeat(np.asarray(book.soc_min_kwh, float)[bat, None], horizon, axis=1)
-    soc_lo[:, -1] = np.maximum(soc_lo[:, -1], np.asarray(book.soc_initial_kwh, float)[bat])
-    col["soc"] = b.cols("soc", (len(bat), horizon), soc_lo, np.asarray(book.soc_max_kwh, float)[bat, None],
-                        0.0, bat[:, None], bat_lab)
+    col.update(storage_columns(b, book))
     pv = owners["curt"]
     col["curt"] = b.cols("curt", (len(pv), horizon), 0, g[pv], 0.0, pv[:, None], (tuple(ids[i] for i in pv), None))
     fx = owners["shift"]
     col["shift"] = b.cols("shift", (len(fx), horizon), -(f * d)[fx], (f * d)[fx], 0.0, fx[:, None],
                           (tuple(ids[i] for i in fx), None))
+    col.update(shiftable_columns(b, book))
     if standalone:
         peak = b.cols("peak", (n,), 0, INF, book.peak_price_per_kw, everyone, (ids,))
     else:
         peak = b.cols("peak", (1,), 0, INF, book.peak_price_per_kw)
 
-    # participant balance: imp - exp + buy - sell - curt - ch + dis - shift = d - pv
+    # participant balance: imp - exp + buy - sell - curt - ch + dis - shift - task = d - pv
     bal = b.rows("balance", (n, horizon), d - g, d - g, everyone[:, None], lab)
     for kind, sign in (("imp", 1), ("exp", -1), ("buy", 1), ("sell", -1), ("curt", -1), ("ch", -1),
-                       ("dis", 1), ("shift", -1)):
+                       ("dis", 1), ("shift", -1), ("task", -1)):
         b.add(bal[owners[kind]], col[kind], sign)
-    # battery dynamics
-    init = np.zeros((len(bat), horizon))
-    init[:, 0] = np.asarray(book.soc_initial_kwh, float)[bat]
-    soc = b.rows("soc", (len(bat), horizon), init, init, bat[:, None], bat_lab)
-    b.add(soc, col["soc"], 1.0)
-    b.add(soc[:, 1:], col["soc"][:, :-1], -1.0)
-    b.add(soc, col["ch"], -dt * np.asarray(book.charge_efficiency, float)[bat, None])
-    b.add(soc, col["dis"], dt / np.asarray(book.discharge_efficiency, float)[bat, None])
-    # valid cut of the battery binary (ch <= ch_max u, dis <= dis_max (1 - u)): ch/ch_max + dis/dis_max <= 1
-    powered = (ch_max[bat] > 0) & (dis_max[bat] > 0)
-    cut = b.rows("battery_cut", (int(powered.sum()), horizon), -INF, 1.0, bat[powered, None],
-                 (tuple(ids[i] for i in bat[powered]), None))
-    b.add(cut, col["ch"][powered], 1.0 / ch_max[bat[powered], None])
-    b.add(cut, col["dis"][powered], 1.0 / dis_max[bat[powered], None])
+    storage_rows(b, book, col)
     # flexible load: energy conserved within each window
     width = max(int(book.shift_window_intervals), 1)
     n_win = -(-horizon // width)
@@ -258,12 +286,15 @@ def build_day_model(book: OrderBook, context: ClearingContext, *, standalone: bo
         b.add(rows, peak[:, None], -1.0)
     else:
         community_rows(b, book, context, col, peak, upper_buy, upper_sell)
-    lp = b.program()
-    return DayModel(lp=lp, book=book, standalone=standalone, owners=owners,
-                    offset={k: int(col[k].flat[0]) if col[k].size else 0 for k in PARTICIPANT_KINDS},
-                    col_owner=np.concatenate(b.col_owner).astype(int),
-                    row_owner=np.concatenate(b.row_owner).astype(int),
-                    build_time_s=time.perf_counter() - start)
+    shiftable_rows(b, book, col)
+    owners["task_start"] = loads.owner[loads.block_intervals > 0]
+    model = DayModel(lp=b.program(), book=book, standalone=standalone, owners=owners,
+                     offset={k: int(col[k].flat[0]) if col[k].size else 0 for k in PARTICIPANT_KINDS},
+                     col_owner=np.concatenate(b.col_owner).astype(int),
+                     row_owner=np.concatenate(b.row_owner).astype(int), build_time_s=0.0)
+    apply_hooks(model, context)
+    model.build_time_s = time.perf_counter() - start
+    return model
 
 
 def _gross_metering_rows(b: _Builder, book: OrderBook, owners, col, users, sources) -> None:
@@ -271,7 +302,7 @@ def _gross_metering_rows(b: _Builder, book: OrderBook, owners, col, users, sourc
     n, horizon = book.load_kw.shape
     ids = book.participant_ids
     for name, who, kind, rhs, terms in (
-        ("use", users, "buy", book.load_kw, (("ch", -1.0), ("shift", -1.0))),
+        ("use", users, "buy", book.load_kw, (("ch", -1.0), ("shift", -1.0), ("task", -1.0))),
         ("source", sources, "sell", book.pv_kw, (("curt", 1.0), ("dis", -1.0))),
     ):
         pos = np.full(n, -1)
@@ -280,4 +311,5 @@ def _gross_metering_rows(b: _Builder, book: OrderBook, owners, col, users, sourc
                       (tuple(ids[i] for i in who), None))
         b.add(rows, col[kind][who], 1.0)
         for other, sign in terms:
-            b.add(rows[pos[owners[other]]], col[other], sign)
+            inside = pos[owners[other]] >= 0  # e.g. a car that cannot feed back is no source
+            b.add(rows[pos[owners[other]][inside]], col[other][inside], sign)

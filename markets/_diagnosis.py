@@ -10,6 +10,8 @@ limit with positive slack is reported by name, interval and amount, largest firs
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 from p2psim.markets._community_lp import DayModel
@@ -25,19 +27,34 @@ def _clock(t: int, interval_hours: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def elastic_program(model: DayModel) -> tuple[LinearProgram, list[tuple[str, np.ndarray, bool]]]:
-    """Return the elastic program and, per slack group, (block name, slack columns, is_row)."""
+LIMITS = {"rows": (("transformer", 1.0), ("balance", LAST_RESORT)), "cols": (("flow", 1.0), ("volt", 1.0))}
+"""Slack groups of the limits diagnosis: the feeder's limits, the balances as a last resort."""
+DEVICE_FLOORS = {"rows": (("task_energy", 1.0), ("balance", LAST_RESORT)), "cols": (("soc", 1.0),)}
+"""Slack groups of the device diagnosis: storage energy floors (targets) and shiftable energy, limits kept."""
+
+
+def elastic_program(model: DayModel, slack: dict | None = None
+                    ) -> tuple[LinearProgram, list[tuple[str, np.ndarray, bool]]]:
+    """Return the elastic program and, per slack group, (block name, slack columns, is_row).
+
+    ``slack`` names the row and column blocks that get slack and their weights (default
+    :data:`LIMITS`; the stand-alone model's import and export bounds count as limits too).
+    """
     lp = model.lp
+    slack = slack or LIMITS
     groups: list[tuple[str, np.ndarray, float, bool]] = []
-    for name, weight in (("transformer", 1.0), ("balance", LAST_RESORT)):
-        if any(b.prefix == name for b in lp.row_blocks):
+    for name, weight in slack["rows"]:
+        if any(b.prefix == name and b.size for b in lp.row_blocks):
             block = lp.block(name, rows=True)
             groups.append((name, block.start + np.arange(block.size), weight, True))
-    for name in ("flow", "volt", "imp", "exp") if model.standalone else ("flow", "volt"):
-        if any(b.prefix == name for b in lp.col_blocks):
+    columns = slack["cols"]
+    if slack is LIMITS and model.standalone:
+        columns = (*columns, ("imp", 1.0), ("exp", 1.0))
+    for name, weight in columns:
+        if any(b.prefix == name and b.size for b in lp.col_blocks):
             block = lp.block(name)
-            groups.append((name, block.start + np.arange(block.size), 1.0, False))
-    out = LinearProgram(c=np.zeros(lp.n_cols), A=lp.A, row_lower=lp.row_lower, row_upper=lp.row_upper,
+            groups.append((name, block.start + np.arange(block.size), weight, False))
+    out = LinearProgram(c=np.zeros(lp.n_cols), A=lp.A, row_lower=lp.row_lower.copy(), row_upper=lp.row_upper.copy(),
                         col_lower=lp.col_lower.copy(), col_upper=lp.col_upper.copy(),
                         col_blocks=lp.col_blocks, row_blocks=lp.row_blocks)
     slack_groups = []
@@ -66,12 +83,28 @@ def elastic_program(model: DayModel) -> tuple[LinearProgram, list[tuple[str, np.
 
 
 def diagnose_infeasible(model: DayModel, context: ClearingContext, *, label: str) -> str:
-    """Return a human diagnosis naming the day, the intervals and the limits that cannot be met."""
-    program, groups = elastic_program(model)
-    result = solve(program, context.solver, label=f"{label} (diagnosis)")
+    """Return a human diagnosis naming the day, the intervals and the limits that cannot be met.
+
+    With devices, a second elastic solve keeps every limit and relaxes only the devices' energy
+    floors (targets, carried obligations) and shiftable energy: it names each device that falls
+    short within the feeder's limits and by how much.
+    """
+    text = _diagnose(model, context, label, LIMITS)
+    book = model.book
+    if book.storage.n_devices or book.shiftable.n_devices:
+        devices = _diagnose(model, context, label, DEVICE_FLOORS)
+        if "device obligation" in devices:
+            text += "\n" + devices
+    return text
+
+
+def _diagnose(model: DayModel, context: ClearingContext, label: str, slack: dict) -> str:
+    program, groups = elastic_program(model, slack)
+    result = solve(replace(program, integrality=np.zeros(program.n_cols, dtype=bool)), context.solver,
+                   label=f"{label} (diagnosis)")
     if not result.has_solution:
         return (f"{label}: no diagnosis: the day stays infeasible even with slack on the transformer, "
-                "lines, voltages and balances; check battery SoC windows and initial SoC")
+                "lines, voltages and balances; check the devices' energy windows and initial energy")
     x = result.x
     dt = model.book.interval_hours
     findings = []
@@ -83,7 +116,7 @@ def diagnose_infeasible(model: DayModel, context: ClearingContext, *, label: str
             amount = float(over[j] + under[j])
             index = block.start + j
             where = np.unravel_index(j, block.shape)
-            t = int(where[-1])
+            t = _last_interval(model, j) if name == "task_energy" else int(where[-1])
             what = model.lp.row_name(index) if is_row else model.lp.col_name(index)
             findings.append((amount, t, _describe(model, context, name, what, is_row, index, over[j] > 1e-6,
                                                   amount)))
@@ -92,7 +125,14 @@ def diagnose_infeasible(model: DayModel, context: ClearingContext, *, label: str
     findings.sort(key=lambda item: -item[0])
     lines = [f"  - interval {t} ({_clock(t, dt)}): {text}" for _, t, text in findings[:SHOWN]]
     more = f"\n  ... and {len(findings) - SHOWN} more" if len(findings) > SHOWN else ""
-    return f"{label}: {len(findings)} limit(s) cannot be met:\n" + "\n".join(lines) + more
+    what = "limit(s) cannot be met" if slack is LIMITS else "device obligation(s) cannot be met within the limits"
+    return f"{label}: {len(findings)} {what}:\n" + "\n".join(lines) + more
+
+
+def _last_interval(model: DayModel, j: int) -> int:
+    """The last interval of shiftable load ``j``'s window today."""
+    inside = np.flatnonzero(model.book.shiftable.power_max_kw[j] > 0)
+    return int(inside[-1]) if len(inside) else 0
 
 
 def _describe(model: DayModel, context: ClearingContext, name: str, what: str, is_row: bool, index: int,
@@ -106,7 +146,13 @@ def _describe(model: DayModel, context: ClearingContext, name: str, what: str, i
     if name == "balance":
         return (f"{what}: the participant's energy balance cannot be met by {amount:.3f} kW; check its "
                 "battery and flexibility data")
+    if name == "task_energy":
+        return (f"{what}: the shiftable load falls short of its least energy {lp.row_lower[index]:g} kWh by "
+                f"{amount:.3f} kWh within the feeder's limits")
     lo, up = lp.col_lower[index], lp.col_upper[index]
+    if name == "soc":
+        return (f"{what}: the device falls short of its energy floor {lo:g} kWh (target or obligation) by "
+                f"{amount:.3f} kWh within the feeder's limits (up to {up:g} kWh allowed)")
     if name == "flow":
         return f"{what}: the line rating of {up:g} kW cannot be met (exceeded by {amount:.3f} kW)"
     if name == "volt":

@@ -43,7 +43,8 @@ def eqwm_program(model: DayModel, standalone_cost: np.ndarray, shares: np.ndarra
     c = equity.cost_weight * base.c + alpha * np.asarray(bills.T @ weights).ravel()
     c[peak_col] += alpha * book.peak_price_per_kw * float(weights @ shares)
     lp = LinearProgram(c=c, A=base.A, row_lower=base.row_lower, row_upper=base.row_upper,
-                       col_lower=base.col_lower, col_upper=base.col_upper, col_blocks=base.col_blocks,
+                       col_lower=base.col_lower, col_upper=base.col_upper, integrality=base.integrality,
+                       col_blocks=base.col_blocks,
                        row_blocks=base.row_blocks, offset=-alpha * float(weights @ standalone_cost))
     scale = np.maximum(np.abs(standalone_cost), equity.benefit_floor)
     rawls = np.flatnonzero(np.abs(standalone_cost) > equity.benefit_floor)
@@ -87,8 +88,11 @@ def pool_duals(program: EqWMProgram, result: LPResult, x: np.ndarray, path: str,
     importing = x[model.index("imp")] > TOLERANCE_KW
     upper[np.where(importing, model.index("exp"), model.index("imp"))] = 0.0
     lp = program.lp
+    lower = np.minimum(lp.col_lower, upper)
+    integer = lp.integrality  # uninterruptible loads' start binaries: fixed at the optimum too
+    lower[integer] = upper[integer] = np.round(x[: lp.n_cols][integer])
     fixed = LinearProgram(c=lp.c, A=lp.A, row_lower=lp.row_lower, row_upper=lp.row_upper,
-                          col_lower=np.minimum(lp.col_lower, upper), col_upper=upper, col_blocks=lp.col_blocks,
+                          col_lower=lower, col_upper=upper, col_blocks=lp.col_blocks,
                           row_blocks=lp.row_blocks, offset=lp.offset)
     again = solve(fixed, options, label=f"{label} (pool duals)", path="lp")
     record = replace(again.record, note="binaries fixed at the optimum, for the pool duals")

@@ -2,7 +2,8 @@
 
 The day model needs two kinds of binaries for exactness (model.md section 2):
 
-- battery u_it: ch <= max_charge u, dis <= max_discharge (1 - u) (never charge and discharge at once);
+- storage u_dt (per storage-like device d that can both charge and discharge): ch <= charge_max u,
+  dis <= discharge_max (1 - u) (never charge and discharge at once);
 - grid v_it: imp <= U v, exp <= V (1 - v), with U, V the column bounds of
   :mod:`p2psim.markets._community_lp` (so the big-Ms are exact): never import and export at once.
 
@@ -58,23 +59,22 @@ def net_out(model: DayModel, x: np.ndarray) -> np.ndarray:
 
 
 def violations(model: DayModel, x: np.ndarray, tol: float = TOLERANCE_KW) -> tuple[np.ndarray, np.ndarray]:
-    """Masks (n x T) of battery (ch and dis > tol) and grid (imp and exp > tol) complementarity breaks."""
-    battery = (model.values(x, "ch") > tol) & (model.values(x, "dis") > tol)
+    """Masks of storage (devices x T: ch and dis > tol) and grid (n x T: imp and exp > tol) breaks."""
+    battery = (model.device_values(x, "ch") > tol) & (model.device_values(x, "dis") > tol)
     grid = (model.values(x, "imp") > tol) & (model.values(x, "exp") > tol)
     return battery, grid
 
 
 def eligible(model: DayModel) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of participant-intervals where a battery or grid binary can matter at all.
+    """Masks of device-intervals and participant-intervals where a direction binary can matter at all.
 
-    Battery binaries for every battery owner and interval; grid binaries only where both flows can
-    be positive and export pays more than import (elsewhere netting makes them redundant), as in
-    model.md ("where prices allow simultaneous import/export to pay").
+    Storage binaries for every device-interval that can both charge and discharge; grid binaries only
+    where both flows can be positive and export pays more than import (elsewhere netting makes them
+    redundant), as in model.md ("where prices allow simultaneous import/export to pay").
     """
     lp = model.lp
     book = model.book
-    battery = np.zeros(book.load_kw.shape, dtype=bool)
-    battery[model.owners["ch"]] = True
+    battery = (lp.col_upper[model.index("ch")] > 0) & (lp.col_upper[model.index("dis")] > 0)
     grid = (lp.col_upper[model.index("imp")] > 0) & (lp.col_upper[model.index("exp")] > 0)
     grid &= (np.asarray(book.import_price_per_kwh) < np.asarray(book.export_price_per_kwh))[None, :]
     return battery, grid
@@ -83,17 +83,8 @@ def eligible(model: DayModel) -> tuple[np.ndarray, np.ndarray]:
 def add_binaries(model: DayModel, battery: np.ndarray, grid: np.ndarray) -> LinearProgram:
     """Return the model's program with binaries (and their big-M rows) for the masked cells."""
     lp = model.lp
-    horizon = model.book.n_intervals
-    owners = model.owners["ch"]
-    pos = np.full(model.book.n_participants, -1)
-    pos[owners] = np.arange(len(owners))
-    cells_i, cells_t = np.nonzero(battery)
-    j = pos[cells_i]
-    ch = model.offset["ch"] + j * horizon + cells_t
-    dis = model.offset["dis"] + j * horizon + cells_t
-    di, dt_ = np.nonzero(grid)
-    imp = model.offset["imp"] + di * horizon + dt_
-    exp = model.offset["exp"] + di * horizon + dt_
+    ch, dis = model.index("ch")[battery], model.index("dis")[battery]
+    imp, exp = model.index("imp")[grid], model.index("exp")[grid]
     n_u, n_y = len(ch), len(imp)
     if n_u + n_y == 0:
         return lp
@@ -120,11 +111,10 @@ def add_binaries(model: DayModel, battery: np.ndarray, grid: np.ndarray) -> Line
 
 def _fix_upper(model: DayModel, upper: np.ndarray, x: np.ndarray, battery: np.ndarray, grid: np.ndarray) -> None:
     """Fix the direction of the masked cells in ``upper`` by their larger flow (u, v rounded)."""
-    owners = model.owners["ch"]
-    book = model.book
+    storage = model.book.storage
     ch, dis = x[model.index("ch")], x[model.index("dis")]
-    charging = ch * book.charge_efficiency[owners, None] >= dis / book.discharge_efficiency[owners, None]
-    cells = battery[owners]
+    charging = ch * storage.charge_efficiency >= dis / storage.discharge_efficiency[:, None]
+    cells = battery
     upper[model.index("dis")[cells & charging]] = 0.0
     upper[model.index("ch")[cells & ~charging]] = 0.0
     importing = x[model.index("imp")] >= x[model.index("exp")]
@@ -134,8 +124,8 @@ def _fix_upper(model: DayModel, upper: np.ndarray, x: np.ndarray, battery: np.nd
 
 def _start(model: DayModel, x: np.ndarray, battery: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """MIP start: ``x`` followed by the binaries it implies, in the order of :func:`add_binaries`."""
-    u = model.values(x, "ch")[np.nonzero(battery)] > TOLERANCE_KW
-    v = model.values(x, "imp")[np.nonzero(grid)] > TOLERANCE_KW
+    u = model.device_values(x, "ch")[battery] > TOLERANCE_KW
+    v = model.values(x, "imp")[grid] > TOLERANCE_KW
     return np.concatenate([x, u, v]).astype(float)
 
 
@@ -178,17 +168,18 @@ def solve_exact(model: DayModel, lp: LinearProgram, options: SolverOptions, mode
         records.append(result.record)
         x = net_out(model, result.x[: lp.n_cols]) if result.has_solution else None
         return result, x, "milp", records
-    result = solve(lp, options, build_time_s=model.build_time_s, path="lp", label=label, algorithm=algorithm)
+    first = "lp+binaries" if lp.n_integers else "lp"  # uninterruptible loads carry their own binaries
+    result = solve(lp, options, build_time_s=model.build_time_s, path=first, label=label, algorithm=algorithm)
     records.append(result.record)
     if not result.has_solution:
-        return result, None, "lp", records
+        return result, None, first, records
     x = net_out(model, result.x)
     battery, grid = violations(model, x)
     if mode == "never" or not (battery.any() or grid.any()):
         if battery.any() or grid.any():
             breaks = int(battery.sum() + grid.sum())
             records[-1] = replace(records[-1], note=f"{breaks} complementarity breaks kept (use_binaries=never)")
-        return result, x, "lp", records
+        return result, x, first, records
     bound = result.objective
     best, best_obj = None, np.inf
     upper = lp.col_upper.copy()

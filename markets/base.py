@@ -11,7 +11,13 @@ internal pool price and a record of every solver call. Per participant and inter
 
     load - pv + curtail + charge - discharge + shift = grid_import - grid_export + pool_buy - pool_sell
 
-and per interval ``sum pool_buy == sum pool_sell`` (the pool is balanced).
+and per interval ``sum pool_buy == sum pool_sell`` (the pool is balanced). ``charge`` and
+``discharge`` are the power drawn and returned by all of the participant's devices (storage-like
+devices and shiftable loads, :mod:`p2psim.markets.devices`); a rule reports them per device too
+(``device_*`` arrays, storage-like devices first, then shiftable loads, in the book's order), and
+:func:`p2psim.testing.check_clearing` checks every device's physics from them. The pool price is one
+per interval (T,) or one per participant and interval (n, T), e.g. pay-as-bid; per-participant
+prices must still balance the pool's money in every interval.
 """
 
 from __future__ import annotations
@@ -118,14 +124,37 @@ class Clearing:
     shift_kw: np.ndarray
     """Load moved into (+) or out of (-) each interval by flexibility (n x T)."""
     pool_price_per_kwh: np.ndarray
-    """Price sellers receive per pool kWh (T); buyers pay it plus the P2P fee."""
+    """Price per pool kWh: one per interval (T), sellers receive it and buyers pay it plus the P2P fee;
+    or one per participant and interval (n x T, pay-as-bid), whose payments balance every interval."""
     solver_records: tuple[SolverRecord, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     """Rule-specific outputs (EqWM: z, benefits, normalised benefits, peak)."""
+    device_charge_kw: np.ndarray | None = None
+    """Power drawn by every device (devices x T; storage-like devices, then shiftable loads)."""
+    device_discharge_kw: np.ndarray | None = None
+    """Power returned by every device (devices x T)."""
+    device_energy_kwh: np.ndarray | None = None
+    """Energy at the end of each interval (devices x T; a shiftable load: what it drew so far today)."""
 
     def net_import_kw(self) -> np.ndarray:
         """Scheduled net import (n x T), positive when taking energy."""
         return self.grid_import_kw - self.grid_export_kw + self.pool_buy_kw - self.pool_sell_kw
+
+    def device_flows(self, book: OrderBook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(charge, discharge, energy) per device (devices x T) of this clearing of ``book``.
+
+        A rule that reports no device arrays is read per participant when that is unambiguous (each
+        participant owns at most one device, none of them a shiftable load); otherwise this raises
+        ValueError naming the rule and the fix.
+        """
+        if self.device_charge_kw is not None:
+            return (np.asarray(self.device_charge_kw, float), np.asarray(self.device_discharge_kw, float),
+                    np.asarray(self.device_energy_kwh, float))
+        owner = book.storage.owner
+        if book.shiftable.n_devices or len(np.unique(owner)) != len(owner):
+            raise ValueError(f"{self.market}: the book has shiftable loads or several devices per participant; "
+                             "the clearing must report device_charge_kw, device_discharge_kw and device_energy_kwh")
+        return self.charge_kw[owner], self.discharge_kw[owner], self.soc_kwh[owner]
 
 
 class Market:

@@ -6,16 +6,17 @@ Sets: participants i = 1..n (class c(i), weight w_i = ``book.class_weight[i]``),
 t = 1..T of dt hours, feeder lines e and buses b.
 
 Variables (kW unless noted, all from :mod:`p2psim.markets._community_lp`): imp, exp, buy, sell,
-ch, dis, soc (kWh), curt, shift (signed) per participant and interval; the community peak; line
-flows and (optionally) bus voltages; the Rawlsian floor z (only when lambda > 0); binaries u
-(battery direction) and y (net buyer or seller) only where the LP relaxation needs them
-(:mod:`p2psim.markets._exactness`).
+curt, shift (signed) per participant and interval; ch, dis, soc (kWh) per storage-like device and
+task per shiftable load (:mod:`p2psim.markets.devices`); the community peak; line flows and
+(optionally) bus voltages; the Rawlsian floor z (only when lambda > 0); binaries u (storage
+direction) and y (net buyer or seller) only where the LP relaxation needs them
+(:mod:`p2psim.markets._exactness`), and the start times of uninterruptible loads.
 
-Constraints, in code order: participant balance d - pv + curt + ch - dis + shift = imp - exp +
-buy - sell; battery dynamics, SoC window, power limits, terminal SoC >= initial, the valid cut
-ch / max_charge + dis / max_discharge <= 1; flexible energy
-conserved per window, |shift| <= f d; gross pool metering buy - ch - shift <= d and sell + curt -
-dis <= pv (pool purchases feed own use, pool sales come from own PV and discharge: with unequal
+Constraints, in code order: participant balance d - pv + curt + sum ch - sum dis + shift + sum task
+= imp - exp + buy - sell; every device's energy dynamics, power and energy windows (targets
+included), end-of-day floor, the valid cut ch / charge_max + dis / discharge_max <= 1; flexible
+energy conserved per window, |shift| <= f d; gross pool metering buy - ch - shift - task <= d and
+sell + curt - dis <= pv (pool purchases feed own use, pool sales come from own PV and discharge: with unequal
 weights this stops the welfare term from paying a low-weight member to resell grid energy to a
 high-weight one, without binaries); pool balance sum buy = sum sell; peak >= sum (imp - exp);
 |sum (imp - exp)| <= transformer limit; line flows (sum of downstream net imports) within ratings;
@@ -148,12 +149,7 @@ class EqWM(Market):
         scale_k = equity.cost_weight + welfare
         shadow = (dual / book.interval_hours + welfare * price) / (scale_k if scale_k else 1.0)
         return Clearing(
-            market=self.name,
-            grid_import_kw=model.values(x, "imp"), grid_export_kw=model.values(x, "exp"),
-            pool_buy_kw=model.values(x, "buy"), pool_sell_kw=model.values(x, "sell"),
-            charge_kw=model.values(x, "ch"), discharge_kw=model.values(x, "dis"),
-            soc_kwh=model.values(x, "soc"), curtail_kw=model.values(x, "curt"),
-            shift_kw=model.values(x, "shift"), pool_price_per_kwh=price,
+            market=self.name, **model.flows(x), pool_price_per_kwh=price,
             solver_records=(*alone.records, *records, *dual_records),
             extra={
                 "z": z, "benefit": benefit, "normalised_benefit": normalised, "standalone_cost": alone.cost,

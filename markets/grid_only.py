@@ -5,7 +5,7 @@ Each participant i minimises its own bill against the tariff
     B_i = min  sum_t dt (import_price[t] imp[i,t] - export_price[t] exp[i,t]) + peak_price * peak_i
     s.t. d - pv + curt + ch - dis + shift = imp - exp,   peak_i >= imp - exp  (every t),
 
-with its battery (dynamics, SoC window, power limits, terminal SoC >= initial), flexible load
+with its devices (batteries, EVs, heat pumps, shiftable loads: :mod:`p2psim.markets.devices`), flexible load
 (energy conserved per window, |shift| <= flexible_share * d) and PV curtailment, exactly as in the
 community model of :mod:`p2psim.markets._community_lp` but without the pool, paying the demand
 charge on its OWN daily peak, and with the feeder reduced to what one participant sees (its import
@@ -86,18 +86,9 @@ def standalone_clearing(book: OrderBook, alone: StandAlone, market: str = "grid_
     instead of solving it a second time.
     """
     model, x = alone.model, alone.x
-    zeros = np.zeros_like(book.load_kw, dtype=float)
     return Clearing(
         market=market,
-        grid_import_kw=model.values(x, "imp"),
-        grid_export_kw=model.values(x, "exp"),
-        pool_buy_kw=zeros,
-        pool_sell_kw=zeros.copy(),
-        charge_kw=model.values(x, "ch"),
-        discharge_kw=model.values(x, "dis"),
-        soc_kwh=model.values(x, "soc"),
-        curtail_kw=model.values(x, "curt"),
-        shift_kw=model.values(x, "shift"),
+        **model.flows(x),
         pool_price_per_kwh=np.asarray(book.export_price_per_kwh, dtype=float),
         solver_records=alone.records,
         extra={"standalone_cost": alone.cost, "peak_kw": alone.peak_kw, "path": alone.path},

@@ -8,7 +8,8 @@ sale). Processing all (buyer, seller) pairs in that single global order is a gre
 matching; because every interval's pool is balanced (sum buy = sum sell), it exhausts both sides,
 so energy is conserved: per buyer the rows sum to pool_buy * dt, per seller to pool_sell * dt (up to
 rounding below 1e-9 kWh, which is dropped). The price is the interval's pool price (sellers receive
-it; buyers pay it plus the P2P fee).
+it; buyers pay it plus the P2P fee); with per-participant prices (pay-as-bid) it is the price the
+buyer pays.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from p2psim.markets.base import Clearing
 from p2psim.markets.book import OrderBook
 
 from p2psim.feeder import Feeder
+from p2psim.settlement import pool_price_matrix
 
 COLUMNS = ["interval", "buyer", "seller", "energy_kwh", "price_per_kwh", "distance_km"]
 TOLERANCE_KWH = 1e-9
@@ -72,6 +74,7 @@ def bilateral_trades(clearing: Clearing, book: OrderBook, feeder: Feeder) -> pd.
     t, b, s, energy, km = (np.concatenate(col) for col in zip(*parts, strict=True))
     frame = pd.DataFrame({
         "interval": t, "buyer": ids[b], "seller": ids[s], "energy_kwh": energy,
-        "price_per_kwh": np.asarray(clearing.pool_price_per_kwh, float)[t], "distance_km": km,
+        "price_per_kwh": pool_price_matrix(clearing.pool_price_per_kwh, *remaining_buy.shape)[b, t],
+        "distance_km": km,
     })
     return frame.sort_values(["interval", "buyer", "distance_km", "seller"], kind="stable").reset_index(drop=True)

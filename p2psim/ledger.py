@@ -2,7 +2,8 @@
 
 One row of ``dispatch`` per (day, interval, participant) with forecasts, actuals and every flow;
 one row of ``trades`` per bilateral attribution of a pool purchase; one row of ``bills`` per
-(day, participant); one record per solver call. Rows are appended day by day and never edited.
+(day, participant); one row of ``devices`` per (day, interval, device) in runs with devices; one
+record per solver call. Rows are appended day by day and never edited.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Ledger:
     _dispatch: list[pd.DataFrame] = field(default_factory=list)
     _trades: list[pd.DataFrame] = field(default_factory=list)
     _bills: list[pd.DataFrame] = field(default_factory=list)
+    _devices: list[pd.DataFrame] = field(default_factory=list)
     solver_records: list[dict[str, Any]] = field(default_factory=list)
     day_records: list[dict[str, Any]] = field(default_factory=list)
 
@@ -63,6 +65,10 @@ class Ledger:
         data.update({name: np.asarray(values, dtype=float) for name, values in columns.items()})
         self._bills.append(pd.DataFrame(data, copy=False))
 
+    def append_devices(self, rows: pd.DataFrame) -> None:
+        """Append the day's device rows (participant, device, kind, day, interval, power, energy, ...)."""
+        self._devices.append(rows)
+
     def append_solver_records(self, day: int, market: str, records: list[dict[str, Any]]) -> None:
         """Append solver records of one clearing."""
         for record in records:
@@ -80,6 +86,11 @@ class Ledger:
         if not self._trades:
             return pd.DataFrame({c: pd.Series(dtype=float if c in columns[4:] else object) for c in columns})
         return pd.concat(self._trades, ignore_index=True)[columns]
+
+    @property
+    def devices(self) -> pd.DataFrame:
+        """All device rows so far (empty when the run has no devices)."""
+        return pd.concat(self._devices, ignore_index=True) if self._devices else pd.DataFrame()
 
     @property
     def bills(self) -> pd.DataFrame:

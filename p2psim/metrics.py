@@ -6,7 +6,9 @@
 - Normalised benefit r_i = b_i / max(|B_i|, floor): relative saving against the stand-alone bill.
 - Peak reduction = 1 - community peak grid import / peak of the summed raw loads (no PV, storage
   or trading); also against the stand-alone (grid-only) peak.
-- Self-sufficiency = (consumption - grid import) / consumption, community level.
+- Self-sufficiency = (consumption - grid import) / consumption, community level; consumption is
+  load + shifted load + what consuming devices draw (EVs, heat pumps, shiftable loads; column
+  ``device_use_kw``), batteries excluded.
 - Solar utilisation = (PV available - curtailed - exported) / PV available.
 - Renewable access of a participant = share of its consumption not met by grid import (own PV,
   own or community storage, or the pool).
@@ -74,7 +76,8 @@ def summarise(
     )
     raw_peak = float(community.load_kw.max())
     peak = float(max(grid_net.max(), 0.0))
-    consumption = float((community.load_kw + community.shift_kw).sum() * interval_hours)
+    device_use = dispatch.groupby(["day", "interval"])["device_use_kw"].sum() if "device_use_kw" in dispatch else 0.0
+    consumption = float((community.load_kw + community.shift_kw + device_use).sum() * interval_hours)
     grid_in = float((community.grid_import_kw + community.imbalance_import_kw).sum() * interval_hours)
     pv = float(community.pv_kw.sum() * interval_hours)
     exported = float((community.grid_export_kw + community.imbalance_export_kw).sum() * interval_hours)
@@ -85,7 +88,7 @@ def summarise(
     energy = (
         dispatch.assign(
             grid_in_kwh=(dispatch.grid_import_kw + dispatch.imbalance_import_kw) * interval_hours,
-            use_kwh=(dispatch.load_kw + dispatch.shift_kw) * interval_hours,
+            use_kwh=(dispatch.load_kw + dispatch.shift_kw + dispatch.get("device_use_kw", 0.0)) * interval_hours,
         )
         .groupby("participant", sort=False)[["grid_in_kwh", "use_kwh"]]
         .sum()

@@ -1,10 +1,13 @@
 """CommunityModel(mesa.Model): participants on feeder buses, cleared day by day.
 
-Mesa holds the agents and their state (battery energy, schedules); the SimPy
-:class:`~p2psim.clock.DayAheadClock` holds time and calls, in order, :meth:`gate` (forecasts ->
-order book -> market clearing -> ledger), :meth:`deliver` (actuals per interval: imbalance,
-battery state, energy and money balance checks) and :meth:`settle` (bills, the stand-alone
-counterfactual, day hooks such as the equity coordinator). Randomness comes from one seed: the run's
+Mesa holds the agents and their state (device energies, schedules); the SimPy
+:class:`~p2psim.clock.DayAheadClock` holds time and calls, in order, :meth:`gate` (forecasts and
+bids -> order book with the day's devices -> market clearing -> physics check -> ledger),
+:meth:`deliver` (actuals per interval: imbalance, device energies, energy and money balance checks)
+and :meth:`settle` (bills, the stand-alone counterfactual, device rows, day hooks such as the equity
+coordinator). Devices are declared by the participants once (``Participant.devices()``) and checked
+before the run (:class:`~p2psim.fleet.DeviceFleet`); their energies and the obligations crossing
+midnight carry over from day to day. Randomness comes from one seed: the run's
 ``numpy.random.SeedSequence`` is spawned into independent streams for forecasts and the market.
 """
 
@@ -20,6 +23,8 @@ import numpy as np
 from p2psim.agents import PARTICIPANT_TYPES, Participant
 from p2psim.clock import DayAheadClock
 from p2psim.errors import ScenarioError
+from p2psim.fleet import DeviceFleet
+from p2psim.gate import check_clearing, collect_bids, device_rows, device_use, tariff_prices, tell_members
 from p2psim.ledger import Ledger
 from p2psim.markets import ClearingContext, EquityOptions, Market, OrderBook, SolverOptions, make_market
 from p2psim.markets.base import Clearing
@@ -88,6 +93,17 @@ class CommunityModel(mesa.Model):
             )
         self.members: list[Participant] = [PARTICIPANT_TYPES[p.kind](self, p) for p in scenario.participants]
         self.ids = scenario.ids
+        from p2psim.markets.hooks import as_hooks
+
+        self.constraints = as_hooks(self.options.market_options.get("extra_constraints"))
+        self.fleet = DeviceFleet(self.ids, [member.devices() for member in self.members], scenario.horizon,
+                                 scenario.interval_minutes)
+        if self.fleet.problems():
+            raise ScenarioError(self.fleet.problems())
+        self.device_energy_kwh = self.fleet.storage.initial_kwh.astype(float).copy()
+        """Energy of every storage-like device now (the fleet's order)."""
+        self.task_drawn_kwh = np.zeros(len(self.fleet.tasks.owner))
+        """Energy every shiftable-load window has drawn so far."""
         self.bus_index = np.array([scenario.feeder.bus_index[p.bus] for p in scenario.participants])
         self.ledger = Ledger(self.ids, scenario.intervals_per_day, scenario.interval_minutes, scenario.start)
         self.clock = DayAheadClock(
@@ -98,15 +114,18 @@ class CommunityModel(mesa.Model):
         self._reused = False
 
     # -- helpers -------------------------------------------------------------------------------
-    def _battery_array(self, name: str) -> np.ndarray:
-        return np.array([getattr(p.spec.battery, name) if p.spec.battery else 0.0 for p in self.members])
+    def day_prices(self) -> Prices:
+        """The day's tariffs as known before clearing (the pool price is NaN until the market clears)."""
+        return tariff_prices(self.scenario)
+
+    def bids(self, day: int, forecasts: list[Any]) -> np.ndarray | None:
+        """Every participant's limit prices (n x T, NaN = none), or None when nobody bids."""
+        return collect_bids(self.members, day, forecasts, self.day_prices())
 
     def order_book(self, day: int, forecasts: list[Any]) -> OrderBook:
-        """Build the day's order book from forecasts, current battery state and class weights."""
+        """Build the day's order book from forecasts, bids, the devices' state and class weights."""
         s = self.scenario
-        capacity = self._battery_array("capacity_kwh")
-        tariffs = s.tariffs
-        horizon = s.intervals_per_day
+        prices = self.day_prices()
         return OrderBook(
             participant_ids=self.ids,
             socio_class=tuple(p.socio_class for p in self.members),
@@ -115,18 +134,14 @@ class CommunityModel(mesa.Model):
             load_kw=np.stack([f.load_kw for f in forecasts]),
             pv_kw=np.stack([f.pv_kw for f in forecasts]),
             flexible_share=np.array([p.spec.flexible_share for p in self.members]),
-            capacity_kwh=capacity,
-            max_charge_kw=self._battery_array("max_charge_kw"),
-            max_discharge_kw=self._battery_array("max_discharge_kw"),
-            charge_efficiency=np.where(capacity > 0, self._battery_array("charge_efficiency"), 1.0),
-            discharge_efficiency=np.where(capacity > 0, self._battery_array("discharge_efficiency"), 1.0),
-            soc_min_kwh=self._battery_array("min_soc") * capacity,
-            soc_max_kwh=self._battery_array("max_soc") * capacity,
-            soc_initial_kwh=np.array([p.soc_kwh for p in self.members]),
-            import_price_per_kwh=tariffs.import_price_series(s.interval_minutes),
-            export_price_per_kwh=np.full(horizon, tariffs.export_price_per_kwh),
-            p2p_fee_per_kwh=np.full(horizon, tariffs.p2p_fee_per_kwh),
-            peak_price_per_kw=tariffs.peak_price_per_kw,
+            storage_devices=self.fleet.storage_day(day, self.device_energy_kwh),
+            shiftable_loads=self.fleet.shiftable_day(day, self.task_drawn_kwh),
+            bid_price_per_kwh=self.bids(day, forecasts),
+            constraints=self.constraints,
+            import_price_per_kwh=prices.import_price_per_kwh,
+            export_price_per_kwh=prices.export_price_per_kwh,
+            p2p_fee_per_kwh=prices.p2p_fee_per_kwh,
+            peak_price_per_kw=prices.peak_price_per_kw,
             class_weight=np.array([float(self.class_weights.get(p.socio_class, 1.0)) for p in self.members]),
             income_per_year=np.array([p.spec.income_per_year for p in self.members]),
         )
@@ -179,12 +194,15 @@ class CommunityModel(mesa.Model):
         book = self.order_book(day, forecasts)
         context = self.context(day)
         clearing = self.market.clear(book, context)
+        if self.options.check_invariants:
+            check_clearing(day, book, clearing)
         alone = self._counterfactual(book, context, clearing)
         actual_load = np.stack([a.load_kw for a in actuals])
         actual_pv = np.stack([a.pv_kw for a in actuals])
         self._today = {
             "day": day,
             "book": book,
+            "drawn_before": self.task_drawn_kwh.copy(),
             "clearing": clearing,
             "flows": self._flows(clearing, actual_load, actual_pv, book.load_kw, book.pv_kw),
             "alone_flows": self._flows(alone, actual_load, actual_pv, book.load_kw, book.pv_kw),
@@ -196,21 +214,7 @@ class CommunityModel(mesa.Model):
             self.ledger.append_solver_records(day, alone.market, records)
         if self.options.record:
             self.ledger.append_trades(day, bilateral_trades(clearing, book, self.scenario.feeder))
-        for k, member in enumerate(self.members):
-            member.on_cleared(
-                {
-                    name: getattr(clearing, name)[k]
-                    for name in (
-                        "grid_import_kw",
-                        "grid_export_kw",
-                        "pool_buy_kw",
-                        "pool_sell_kw",
-                        "charge_kw",
-                        "discharge_kw",
-                        "soc_kwh",
-                    )
-                }
-            )
+        tell_members(self.members, book, clearing)
 
     def _counterfactual(self, book: OrderBook, context: ClearingContext, clearing: Clearing) -> Clearing:
         """The stand-alone clearing of the day: reused when the market already solved the same problem.
@@ -230,11 +234,18 @@ class CommunityModel(mesa.Model):
         return self.counterfactual.clear(book, context)
 
     def deliver(self, day: int, interval: int) -> None:
-        """Delivery of one interval: battery state follows the schedule; balances are checked."""
+        """Delivery of one interval: devices follow the schedule; balances are checked."""
         today = self._today
-        soc = today["clearing"].soc_kwh[:, interval]
+        clearing, book = today["clearing"], today["book"]
+        soc = clearing.soc_kwh[:, interval]
         for k, member in enumerate(self.members):
             member.soc_kwh = float(soc[k])
+        if book.n_devices:
+            charge, _, energy = clearing.device_flows(book)
+            m = self.fleet.n_storage
+            self.device_energy_kwh = np.array(energy[:m, interval], dtype=float)
+            rows = self.fleet.task_rows(day)
+            self.task_drawn_kwh[rows] += book.interval_hours * charge[m:, interval]
         if self.options.check_invariants:
             check_energy_balance(today["flows"], self.ids, day, interval)
             if "costs" not in today:  # the day's cost components, computed once, checked per interval
@@ -267,11 +278,14 @@ class CommunityModel(mesa.Model):
         extra = {
             "pool_price_per_kwh": np.broadcast_to(clearing.pool_price_per_kwh, clearing.soc_kwh.shape),
             "soc_kwh": clearing.soc_kwh,
+            "device_use_kw": device_use(today["book"], clearing),
             "load_forecast_kw": today["book"].load_kw,
             "pv_forecast_kw": today["book"].pv_kw,
         }
         if self.options.record:
             self.ledger.append_dispatch(day, today["flows"], extra)
+            if not self.fleet.empty:
+                self.ledger.append_devices(device_rows(self.fleet, day, today))
         result = {
             "day": day,
             "bills": columns,

@@ -47,6 +47,8 @@ class RunResult:
     timings_s: dict[str, float]
     extras: dict[str, Any] = field(default_factory=dict)
     """Later stages (allocation, coordinator, explanations) add their tables here."""
+    devices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per (device, day, interval) in runs with devices (written as devices.parquet)."""
 
 
 def participant_table(scenario: Scenario) -> pd.DataFrame:
@@ -65,6 +67,18 @@ def participant_table(scenario: Scenario) -> pd.DataFrame:
             "flexible_share": [p.flexible_share for p in scenario.participants],
         }
     )
+
+
+def device_kinds(model: CommunityModel) -> list[str]:
+    """The kinds of every participant's devices, comma-separated ('' for none), in ledger order."""
+    fleet = model.fleet
+    owner = np.concatenate([fleet.storage.owner, fleet.tasks.owner]).astype(int)
+    kinds = (*fleet.storage.kind, *("shiftable",) * len(fleet.tasks.owner))
+    out: list[list[str]] = [[] for _ in model.ids]
+    for k, kind in zip(owner, kinds, strict=True):
+        if kind not in out[k]:
+            out[k].append(kind)
+    return [", ".join(names) for names in out]
 
 
 def run_options(study: Study) -> RunOptions:
@@ -106,6 +120,7 @@ def run(
     model.run(progress)
     timings["simulate_s"] = time.perf_counter() - tick
     participants = participant_table(scenario)
+    participants["devices"] = device_kinds(model)
     dispatch, bills = model.ledger.dispatch, model.ledger.bills
     summary, per, per_class = summarise(
         dispatch,
@@ -132,6 +147,7 @@ def run(
         model.day_results,
         timings,
         extras={"coordinator_note": note} if note else {},
+        devices=model.ledger.devices,
     )
 
 
@@ -181,6 +197,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
     result.bills.to_parquet(directory / "bills.parquet", index=False)
     result.participants.to_parquet(directory / "participants.parquet", index=False)
     pd.DataFrame(result.solver_records).to_parquet(directory / "solver_records.parquet", index=False)
+    if len(result.devices):
+        result.devices.to_parquet(directory / "devices.parquet", index=False)
     summary = dict(result.summary)
     summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")
     (directory / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))

@@ -86,6 +86,8 @@ class ParticipantSpec:
     """Battery owned by the participant, if any."""
     flexible_share: float = 0.0
     """Share of each interval's load that may move within its shift window (energy conserved)."""
+    devices: tuple = ()
+    """Further devices (:mod:`p2psim.agents.devices`: EVs, heat pumps, shiftable loads, storage)."""
 
     def problems(self, horizon: int) -> list[str]:
         """Return every problem of this participant for a horizon of ``horizon`` intervals."""
@@ -233,6 +235,11 @@ class Scenario:
                     f"add it to the feeder or use one of {sorted(buses)[:6]}..."
                 )
             out.extend(p.problems(self.horizon))
+        if not out and any(p.devices for p in self.participants):
+            from p2psim.fleet import DeviceFleet
+
+            declared = [p.devices for p in self.participants]
+            out.extend(DeviceFleet(self.ids, declared, self.horizon, self.interval_minutes).problems())
         for name, weight in self.class_weights.items():
             if not (np.isfinite(weight) and weight > 0):
                 out.append(f"class_weights[{name!r}]={weight} must be positive and finite")

@@ -1,9 +1,10 @@
 """Settlement: bills from delivered flows and tariffs, with energy and money balance checks.
 
-Per participant i and interval t (length dt hours), with pool price p_t and fee f_t:
+Per participant i and interval t (length dt hours), with pool price p_t (or p_it: a rule may price
+per participant, e.g. pay-as-bid, as long as the pool's payments balance) and fee f_t:
 
     energy_cost  = dt * (import_price_t * grid_import - export_price_t * grid_export)
-    pool_cost    = dt * (p_t * pool_buy - p_t * pool_sell)
+    pool_cost    = dt * (p_it * pool_buy - p_it * pool_sell)
     fee_cost     = dt * f_t * pool_buy
     imbalance    = dt * (import_price_t * imbalance_import - export_price_t * imbalance_export)
 
@@ -92,11 +93,26 @@ def check_energy_balance(flows: dict[str, np.ndarray], ids: tuple[str, ...], day
         )
 
 
+def pool_price_matrix(price: np.ndarray, n: int, horizon: int) -> np.ndarray:
+    """The pool price as n x T; ValueError naming the shapes allowed when it is neither (T,) nor (n, T)."""
+    price = np.asarray(price, dtype=float)
+    if price.shape == (horizon,):
+        return np.broadcast_to(price[None, :], (n, horizon))
+    if price.shape == (n, horizon):
+        return price
+    raise ValueError(f"pool_price_per_kwh has shape {price.shape}; use ({horizon},) (one price per interval) or "
+                     f"({n}, {horizon}) (one per participant and interval, pay-as-bid)")
+
+
 def interval_costs(flows: dict[str, np.ndarray], prices: Prices, dt: float) -> dict[str, np.ndarray]:
-    """Cost components per participant and interval (n x T), currency units."""
+    """Cost components per participant and interval (n x T), currency units.
+
+    The pool price is one per interval (T,) or one per participant and interval (n x T); any other
+    shape is a ValueError naming both.
+    """
     imp = prices.import_price_per_kwh[None, :]
     exp = prices.export_price_per_kwh[None, :]
-    pool = prices.pool_price_per_kwh[None, :]
+    pool = pool_price_matrix(prices.pool_price_per_kwh, *flows["pool_buy_kw"].shape)
     return {
         "energy_cost": dt * (imp * flows["grid_import_kw"] - exp * flows["grid_export_kw"]),
         "pool_cost": dt * pool * (flows["pool_buy_kw"] - flows["pool_sell_kw"]),
@@ -109,9 +125,12 @@ def check_money_balance(costs: dict[str, np.ndarray], day: int, interval: int) -
     """Raise InvariantError if pool payments do not net to zero in ``interval``."""
     net = costs["pool_cost"][:, interval].sum()
     if abs(net) > MONEY_TOLERANCE:
+        paid = costs["pool_cost"][:, interval]
         raise InvariantError(
             f"money balance broken on day {day}, interval {interval}: pool payments net to {net:.9f} "
-            f"instead of 0 (tolerance {MONEY_TOLERANCE})"
+            f"instead of 0 (buyers pay {paid[paid > 0].sum():.6f}, sellers receive {-paid[paid < 0].sum():.6f}; "
+            f"tolerance {MONEY_TOLERANCE}); a rule with per-participant (pay-as-bid) prices must hand the "
+            "difference to someone, e.g. pay sellers the buyers' average price"
         )
 
 

@@ -1,4 +1,4 @@
-"""Post-run stages (allocation, coordinator, explanations) that add tables and report sections.
+"""Post-run stages (devices, allocation, coordinator, explanations) that add tables and report sections.
 
 ``finish_run(result)`` runs every stage in ``STAGES`` in order; each returns ``None`` or a writer
 ``writer(result, directory)`` that puts its files into the (staging) run directory and may append
@@ -10,6 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+
+def _devices(result):
+    from p2psim.device_report import devices_stage
+
+    return devices_stage(result)
 
 
 def _allocation(result):
@@ -30,7 +36,7 @@ def _explanation(result):
     return explanation_stage(result)
 
 
-STAGES: list[Callable] = [_allocation, _coordinator, _explanation]
+STAGES: list[Callable] = [_devices, _allocation, _coordinator, _explanation]
 
 
 def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:

@@ -2,12 +2,15 @@
 
 Data: SimBench ``1-LV-rural2--0-sw`` (ODbL 1.0 + DbCL): 96 buses, a 250 kVA transformer, 99 loads
 (92 households on H0-A/B/C/G/L profiles, 7 small businesses on G1-G6) and 8 rooftop PV units
-(145 kWp); EV charging profiles from the same grid's SimBench future scenario
-``1-LV-rural2--2-sw``: its home charging points (``HLS_*`` profiles, 3.7 / 11 / 22 kW, real
-15-minute charging sessions; the workplace ``APLS_*`` points are left out). Real 2016 profiles
-averaged to hourly intervals; the autumn week from Monday 3 October 2016 (day 276), when PV is
-moderate and the evening is dark. SimBench's home charging peaks between 16 and 20 h, on top of
-the household evening peak.
+(145 kWp); EV charging from the same grid's SimBench future scenario ``1-LV-rural2--2-sw``: its home
+charging points (``HLS_*`` profiles, 3.7 / 11 / 22 kW, real 15-minute charging sessions; the
+workplace ``APLS_*`` points are left out). Real 2016 profiles averaged to hourly intervals; the
+autumn week from Monday 3 October 2016 (day 276), when PV is moderate and the evening is dark.
+SimBench's home charging happens mostly between 12 and 20 h, on top of the household evening peak.
+
+Every car is an electric-vehicle *device* of its household (``p2psim.agents.ElectricVehicle``): the
+household keeps one bill and one share in the game, its own load stays its own, and the car's
+charging is scheduled by the market within the car's sessions.
 
 Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
 as ``p2psim.data.community`` does for a SimBench community, then EVs added from a second seeded
@@ -21,13 +24,23 @@ stream):
   (middle), 0.75 (high) (businesses: none); each EV takes one of the grid's SimBench home-charging
   points (profile and rated power) at random, read from a seeded different week of the data year
   (0 to 8 weeks later, weekday pattern kept) so EVs sharing a profile do not charge in lockstep.
-  SimBench's sessions average about 2 to 4 kWh a day per car (the profiles are used as they are).
-- Smart charging: an EV household may shift 60 % of its load (``flexible_share``) within the
-  market's 4-hour windows; other households 10 %. The builder has one flexible share per
-  participant, so the share applies to the whole household load, EV and appliances together.
+- Sessions from the profile (``p2psim.data.ev_sessions``): a session is a run of 15-minute steps
+  with positive charging power; its energy need is the integral of that power x 0.92 (charging
+  efficiency); SimBench's charging is uncontrolled, so charging starts at plug-in; the plug-out is
+  not in the data, so the car stays plugged 4 hours after its uncontrolled charging ended (sessions
+  whose windows overlap merge); on the hourly grid a session keeps the hours wholly inside its
+  window. SimBench's sessions average about 4 kWh and 0.6 sessions a day per car.
+- Cars: 50 kWh usable battery, arriving with 10 kWh, no V2G; they must leave with 10 kWh + the
+  session's need (the charging the real car received). A session under way when the run starts
+  begins there with the energy still to come; one that ends after the run has no target inside it.
+- Households without an EV may shift 10 % of their load within the market's 4-interval (here
+  4-hour) windows, EV households too (the car's flexibility is its device, not this share).
+- The cars' charging is device consumption (``devices.parquet``, dispatch column ``device_use_kw``),
+  not part of the households' load profiles: the report's raw-load peak (and so its peak reduction)
+  is that of the households' own load, without the cars.
 
 The community is derived from the SimBench one by ``EvEveningStudy`` (a ``p2psim.study.DerivedStudy``,
-whose ``derive`` adds home EV charging to households); it is rebuilt whenever ``days``, ``start_day``,
+whose ``derive`` gives households their cars); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
 
@@ -47,7 +60,9 @@ from functools import lru_cache
 from importlib.metadata import version
 
 import numpy as np
+from p2psim.agents import ElectricVehicle
 
+from p2psim.data.ev_sessions import charging_sessions
 from p2psim.data.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
 from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
 from p2psim.study import DerivedStudy, SimBenchCommunity
@@ -55,8 +70,11 @@ from p2psim.study import DerivedStudy, SimBenchCommunity
 GRID = "1-LV-rural2--0-sw"
 EV_GRID = "1-LV-rural2--2-sw"
 EV_PROBABILITY = {"low": 0.15, "middle": 0.45, "high": 0.75}
-EV_FLEXIBLE_SHARE = 0.6
 MAX_WEEK_SHIFT = 8
+EV_CAPACITY_KWH = 50.0
+EV_ARRIVAL_KWH = 10.0
+EV_EFFICIENCY = 0.92
+PLUGGED_AFTER_CHARGING_H = 4.0
 
 BASE_COMMUNITY = SimBenchCommunity(grid_code=GRID)
 
@@ -103,18 +121,20 @@ class EvEveningStudy(DerivedStudy):
     base_community = BASE_COMMUNITY
 
     def derive(self, base) -> list[ParticipantSpec]:
-        """Give households an EV (probability by class) with a real SimBench home-charging profile."""
+        """Give households an EV device (probability by class) with sessions from a real SimBench profile."""
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 276]))
         points = ev_profiles()
         participants = []
         for p in base.participants:
             if p.kind == "household" and rng.uniform() < EV_PROBABILITY.get(p.socio_class, 0.0):
-                _, _, charging = points[int(rng.integers(len(points)))]
+                _, rated_kw, charging = points[int(rng.integers(len(points)))]
                 weeks = int(rng.integers(0, MAX_WEEK_SHIFT + 1))
-                ev = window(charging, self.start_day, self.days, self.interval_minutes,
-                            -weeks * 7 * STEPS_PER_DAY_15MIN)
-                p = replace(p, id=p.id.replace("hh-", "ev-"), load_kw=p.load_kw + ev,
-                            flexible_share=EV_FLEXIBLE_SHARE)
+                steps = window(charging, self.start_day, self.days, 15, -weeks * 7 * STEPS_PER_DAY_15MIN)
+                sessions = charging_sessions(steps, self.interval_minutes, margin_h=PLUGGED_AFTER_CHARGING_H,
+                                             efficiency=EV_EFFICIENCY)
+                car = ElectricVehicle(id="ev", capacity_kwh=EV_CAPACITY_KWH, max_power_kw=rated_kw,
+                                      efficiency=EV_EFFICIENCY, sessions=sessions, arrival_kwh=EV_ARRIVAL_KWH)
+                p = replace(p, id=p.id.replace("hh-", "ev-"), devices=(*p.devices, car))
             participants.append(p)
         return participants
 

@@ -53,7 +53,7 @@ def finish(proc: subprocess.Popen, timeout: float = 600) -> subprocess.Completed
 
 # Studies whose one-day run costs more than ~6 s of CPU (large SimBench grids, EqWM, allocation) run only
 # with -m slow; every other study file, including new ones, runs in the default suite.
-HEAVY_STUDIES = {"urban", "ev_evening", "mixed_income", "winter", "semiurban"}
+HEAVY_STUDIES = {"urban", "ev_evening", "mixed_income", "winter", "semiurban", "heat_pumps"}
 STUDY_PARAMS = [
     pytest.param(p.stem, marks=[pytest.mark.slow]) if p.stem in HEAVY_STUDIES else p.stem
     for p in STUDY_FILES

@@ -1,9 +1,11 @@
 """Properties every registered market rule must keep, over random books drawn by hypothesis.
 
 Books come from ``p2psim.testing.random_book`` (imports 0.20-0.40, feed-in 0.08) with a hypothesis-
-drawn seed, size, battery share and fee. The fee stays below the smallest import - feed-in spread
-(0.12), the range in which individual rationality is possible at all (the case above it is a known
-bug, see test_baseline_rules.py). Rules are the ones registered at collection time.
+drawn seed, size, battery share, fee and, half the time, EVs, heat pumps and shiftable loads. The
+fee stays below the smallest import - feed-in spread (0.12), the range in which individual
+rationality is possible at all (the case above it is a known bug, see test_baseline_rules.py). Rules
+are the ones registered at collection time. The invariants themselves are p2psim.testing's (the same
+ones the co-simulation raises), so the project's tests and a user's ``check_market`` agree.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ from hypothesis import strategies as st
 from p2psim.agents import Aggregator, Battery, Household
 from p2psim.markets import MARKETS, ClearingContext, make_market
 
-from p2psim.settlement import Prices, interval_costs
-from p2psim.testing import check_market, check_participant, energy_cost, random_book, self_consumption_cost
+from p2psim.testing import (
+    check_clearing,
+    check_market,
+    check_money,
+    check_participant,
+    check_price_band,
+    energy_cost,
+    random_book,
+    self_consumption_cost,
+)
 
 TOL = 1e-6
 # Reproducible in CI, no deadline (a rule's first call may import its solver), nothing written to the tree;
@@ -30,13 +40,15 @@ IR_RULES = [name for name in RULES if MARKETS[name].promises_individual_rational
 POOL_RULES = [name for name in ("mid_market_rate_v1", "sdr_v1", "bill_sharing_v1") if name in MARKETS]
 
 books = st.builds(
-    lambda seed, n, horizon, battery_share, fee: random_book(
-        np.random.default_rng(seed), n=n, horizon=horizon, battery_share=battery_share, fee_per_kwh=fee),
+    lambda seed, n, horizon, battery_share, fee, devices: random_book(
+        np.random.default_rng(seed), n=n, horizon=horizon, battery_share=battery_share, fee_per_kwh=fee,
+        devices=devices),
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 6),
     horizon=st.integers(1, 8),
     battery_share=st.sampled_from([0.0, 0.5, 1.0]),
     fee=st.sampled_from([0.0, 0.02, 0.05, 0.1]),
+    devices=st.booleans(),
 )
 
 
@@ -48,53 +60,18 @@ def _clear(name, book, feeder, seed=0):
 @SETTINGS
 @given(drawn=books)
 def test_energy_balance_and_physical_limits(name, drawn):
+    # balances, pool, curtailment, flexible load, every device's limits, continuity, bounds and targets
     book, feeder = drawn
-    c = _clear(name, book, feeder)
-    for field in ("grid_import_kw", "grid_export_kw", "pool_buy_kw", "pool_sell_kw", "charge_kw",
-                  "discharge_kw", "curtail_kw"):
-        values = getattr(c, field)
-        assert values.shape == book.load_kw.shape, field
-        assert values.min() >= -TOL, f"{field} negative: {values.min()}"
-    # per participant and interval: load - pv + curtail + charge - discharge + shift = net import
-    use = book.load_kw - book.pv_kw + c.curtail_kw + c.charge_kw - c.discharge_kw + c.shift_kw
-    np.testing.assert_allclose(use, c.net_import_kw(), atol=TOL)
-    # the pool is balanced in every interval
-    np.testing.assert_allclose(c.pool_buy_kw.sum(0), c.pool_sell_kw.sum(0), atol=TOL)
-    # curtailment never exceeds the PV there is
-    assert (c.curtail_kw <= book.pv_kw + TOL).all()
-    # battery: inside its window and following its own dynamics
-    assert (c.soc_kwh >= book.soc_min_kwh[:, None] - TOL).all()
-    assert (c.soc_kwh <= book.soc_max_kwh[:, None] + TOL).all()
-    previous = np.column_stack([book.soc_initial_kwh, c.soc_kwh[:, :-1]])
-    step = book.interval_hours * (book.charge_efficiency[:, None] * c.charge_kw
-                                  - c.discharge_kw / book.discharge_efficiency[:, None])
-    np.testing.assert_allclose(c.soc_kwh, previous + step, atol=TOL)
-    assert (c.charge_kw <= book.max_charge_kw[:, None] + TOL).all()
-    assert (c.discharge_kw <= book.max_discharge_kw[:, None] + TOL).all()
-    # flexible load only moves: energy is conserved over the day
-    np.testing.assert_allclose(c.shift_kw.sum(axis=1), 0.0, atol=TOL)
+    check_clearing(book, _clear(name, book, feeder), name)
 
 
 @pytest.mark.parametrize("name", RULES)
 @SETTINGS
 @given(drawn=books)
 def test_pool_money_balances(name, drawn):
+    # pool payments net to zero per interval; the community pays what the grid and the operator collect
     book, feeder = drawn
-    c = _clear(name, book, feeder)
-    zeros = np.zeros_like(book.load_kw)
-    flows = {"grid_import_kw": c.grid_import_kw, "grid_export_kw": c.grid_export_kw, "pool_buy_kw": c.pool_buy_kw,
-             "pool_sell_kw": c.pool_sell_kw, "imbalance_import_kw": zeros, "imbalance_export_kw": zeros}
-    prices = Prices(book.import_price_per_kwh, book.export_price_per_kwh, c.pool_price_per_kwh,
-                    book.p2p_fee_per_kwh, book.peak_price_per_kw)
-    costs = interval_costs(flows, prices, book.interval_hours)
-    # what buyers pay the pool, sellers receive, interval by interval
-    np.testing.assert_allclose(costs["pool_cost"].sum(axis=0), 0.0, atol=TOL)
-    # so the community's energy cost is exactly what the grid and the network operator collect
-    dt = book.interval_hours
-    collected = dt * ((book.import_price_per_kwh * c.grid_import_kw.sum(0)).sum()
-                      - (book.export_price_per_kwh * c.grid_export_kw.sum(0)).sum()
-                      + (book.p2p_fee_per_kwh * c.pool_buy_kw.sum(0)).sum())
-    assert energy_cost(book, c).sum() == pytest.approx(collected, abs=TOL)
+    check_money(book, _clear(name, book, feeder), name)
 
 
 @pytest.mark.parametrize("name", IR_RULES)
@@ -102,11 +79,7 @@ def test_pool_money_balances(name, drawn):
 @given(drawn=books)
 def test_clearing_price_within_feed_in_and_retail_minus_fee(name, drawn):
     book, feeder = drawn
-    c = _clear(name, book, feeder)
-    traded = c.pool_buy_kw.sum(0) > TOL
-    price = c.pool_price_per_kwh[traded]
-    assert (price >= book.export_price_per_kwh[traded] - TOL).all()
-    assert (price <= book.import_price_per_kwh[traded] - book.p2p_fee_per_kwh[traded] + TOL).all()
+    check_price_band(book, _clear(name, book, feeder), name)
 
 
 @pytest.mark.parametrize("name", IR_RULES)
@@ -153,22 +126,61 @@ def test_check_market_passes(name):
     check_market(name, books=8, seed=0)
 
 
+def _broken(name, change):
+    """A mid-market-rate rule whose clearing ``change`` edits (a dict of Clearing fields)."""
+    def clear(self, book, context):
+        c = MARKETS["mid_market_rate_v1"].clear(self, book, context)
+        return type(c)(**{**c.__dict__, **change(book, c)})
+
+    return type("Broken", (MARKETS["mid_market_rate_v1"],), {"name": name, "clear": clear})()
+
+
 def test_check_market_catches_a_broken_rule():
     # a rule that forgets the sellers' side of the pool must be refused, with the rule named
-    class Leaky(MARKETS["mid_market_rate_v1"]):
-        name = "leaky_v1"
-
-        def clear(self, book, context):
-            c = super().clear(book, context)
-            return type(c)(**{**c.__dict__, "pool_sell_kw": np.zeros_like(c.pool_sell_kw)})
-
+    leaky = _broken("leaky_v1", lambda book, c: {"pool_sell_kw": np.zeros_like(c.pool_sell_kw)})
     with pytest.raises(AssertionError, match="leaky_v1"):
-        check_market(Leaky(), books=8, seed=0)
+        check_market(leaky, books=8, seed=0)
+
+
+def test_check_market_catches_imports_erased_through_shift():
+    # energy that "disappears" into shift_kw keeps every participant's balance but no flexible load
+    eraser = _broken("eraser_v1", lambda book, c: {"grid_import_kw": np.zeros_like(c.grid_import_kw),
+                                                   "shift_kw": c.shift_kw - c.grid_import_kw})
+    with pytest.raises(AssertionError, match=r"eraser_v1.*(flexible band|does not sum to 0)"):
+        check_market(eraser, books=8, seed=0)
+
+
+def test_check_market_catches_discharge_without_the_battery_emptying():
+    # a battery that discharges 1 kW more (replacing grid import) while its energy does not move
+    def free_energy(book, c):
+        charge, discharge, energy = c.device_flows(book)
+        m = book.storage.n_devices
+        extra = np.zeros_like(discharge)
+        extra[:m] = np.minimum(book.storage.discharge_max_kw - discharge[:m], 1.0).clip(0, None)
+        owner = np.zeros_like(c.discharge_kw)
+        np.add.at(owner, book.device_owner, extra)
+        return {"discharge_kw": c.discharge_kw + owner, "grid_export_kw": c.grid_export_kw + owner,
+                "device_charge_kw": charge, "device_discharge_kw": discharge + extra, "device_energy_kwh": energy}
+
+    with pytest.raises(AssertionError, match=r"free_v1.*energy continuity"):
+        check_market(_broken("free_v1", free_energy), books=8, seed=0)
 
 
 @pytest.mark.parametrize("cls", [Household, Battery, Aggregator], ids=lambda c: c.__name__)
 def test_check_participant_passes(cls):
     check_participant(cls)
+
+
+def test_check_participant_names_a_device_that_cannot_meet_its_target():
+    from p2psim.agents import ElectricVehicle
+
+    class Rushed(Household):  # 30 kWh in 2 hours at 11 kW (95 %): at most 20.9 kWh
+        def devices(self):
+            return (ElectricVehicle(id="car", plug_in="05:00", plug_out="07:00", need_kwh=30.0, efficiency=0.95,
+                                    arrival_kwh=5.0),)
+
+    with pytest.raises(AssertionError, match=r"(?s)Rushed.*'car'.*needs 35 kWh by 07:00 on day 0.*20.9 kWh"):
+        check_participant(Rushed)
 
 
 def test_check_participant_catches_a_wrong_shape():
@@ -268,10 +280,11 @@ def test_bilateral_trades_conserve_the_pool(name, drawn):
     bought = np.zeros_like(book.load_kw)
     sold = np.zeros_like(book.load_kw)
     index = {pid: k for k, pid in enumerate(book.participant_ids)}
+    price = np.broadcast_to(c.pool_price_per_kwh, book.load_kw.shape)  # per participant: the buyer's price
     for r in trades.itertuples():
         bought[index[r.buyer], r.interval] += r.energy_kwh
         sold[index[r.seller], r.interval] += r.energy_kwh
-        assert r.price_per_kwh == c.pool_price_per_kwh[r.interval]
+        assert r.price_per_kwh == price[index[r.buyer], r.interval]
         assert r.buyer != r.seller
     np.testing.assert_allclose(bought, c.pool_buy_kw * dt, atol=1e-8)
     np.testing.assert_allclose(sold, c.pool_sell_kw * dt, atol=1e-8)

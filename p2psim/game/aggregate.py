@@ -87,12 +87,27 @@ def _as_mask(book: OrderBook, mask) -> np.ndarray:
 
 def _bounds(book: OrderBook) -> tuple[np.ndarray, np.ndarray]:
     """Per-participant U_it (largest net purchase) and V_it (largest net sale), as in the day model."""
+    from p2psim.markets._device_rows import device_limits
+
     d, g = np.asarray(book.load_kw, float), np.asarray(book.pv_kw, float)
     f = np.asarray(book.flexible_share, float)[:, None]
-    battery = np.asarray(book.capacity_kwh) > 0
-    ch = np.where(battery, book.max_charge_kw, 0.0)[:, None]
-    dis = np.where(battery, book.max_discharge_kw, 0.0)[:, None]
-    return np.clip(d * (1 + f) + ch, 0, None), np.clip(g + dis - d * (1 - f), 0, None)
+    draw, back = device_limits(book)
+    return np.clip(d * (1 + f) + draw, 0, None), np.clip(g + back - d * (1 - f), 0, None)
+
+
+def _plain_batteries(book: OrderBook) -> str:
+    """Why the day's devices are not plain batteries (constant limits, no own use), or ''."""
+    s = book.storage
+    if book.shiftable.n_devices:
+        return "the day has shiftable loads"
+    if not s.n_devices:
+        return ""
+    varying = [s.charge_max_kw, s.discharge_max_kw, s.charge_efficiency, s.energy_min_kwh, s.energy_max_kwh]
+    if any(np.ptp(a, axis=1).max(initial=0.0) > 0 for a in varying) or np.any(s.demand_kw) \
+            or np.isfinite(s.arrival_kwh).any() or np.any(s.retention != 1) or not s.conserve.all() \
+            or np.any(s.final_min_kwh > s.energy_min_kwh[:, -1]):
+        return "the day has storage-like devices other than plain batteries (EVs, heat pumps, targets)"
+    return ""
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -124,14 +139,18 @@ class ShortcutConditions:
                                 shape=(len(self.feeder.buses), n))
             self.reach = (self.feeder.downstream_matrix @ agg).toarray() if self.feeder.lines else np.zeros((0, n))
             self.rating = np.asarray(self.feeder.line_rating_kw, float)[:, None]
-        cap = np.asarray(book.capacity_kwh, float)
-        self.battery = cap > 0
-        safe = np.where(self.battery, cap, 1.0)
+        devices = _plain_batteries(book)
+        if devices:
+            self.day_reasons.append(devices)
+        s = book.storage
+        self.device_owner = s.owner
+        cap = s.energy_max_kwh[:, 0] if s.n_devices else np.zeros(0)
+        safe = np.where(cap > 0, cap, 1.0)
         self.battery_key = np.column_stack([
-            book.charge_efficiency, book.discharge_efficiency, book.max_charge_kw / safe,
-            book.max_discharge_kw / safe, book.soc_min_kwh / safe, book.soc_max_kwh / safe,
-            book.soc_initial_kwh / safe,
-        ]).astype(float)
+            s.charge_efficiency[:, :1].ravel(), s.discharge_efficiency, s.charge_max_kw[:, :1].ravel() / safe,
+            s.discharge_max_kw[:, :1].ravel() / safe, s.energy_min_kwh[:, :1].ravel() / safe,
+            s.initial_kwh / safe,
+        ]).astype(float).reshape(s.n_devices, 6)
         band = np.asarray(book.flexible_share, float)[:, None] * np.asarray(book.load_kw, float)
         self.flexible = (band > 0).any(axis=1)
         width = max(int(book.shift_window_intervals), 1)
@@ -156,7 +175,7 @@ class ShortcutConditions:
                     out.append(f"the transformer limit may bind ({name} up to {total.max():.1f} kW)")
                 if self.reach.size and np.any(self.reach[:, members] @ bound[members] > self.rating + 1e-9):
                     out.append(f"a line rating may bind ({name})")
-        owners = np.flatnonzero(members & self.battery)
+        owners = np.flatnonzero(members[self.device_owner])
         if len(owners) > 1 and not _close(self.battery_key[owners], self.battery_key[owners[:1]]):
             out.append("batteries differ in efficiency, C-rate or SoC fractions")
         flexible = np.flatnonzero(members & self.flexible)
@@ -184,21 +203,27 @@ def aggregate_exact(book: OrderBook, context: ClearingContext, mask=None) -> Sho
 def _aggregate_data(book: OrderBook, members: np.ndarray) -> dict[str, np.ndarray | float]:
     """Summed data of the coalition (the aggregate's bounds), plus the efficiencies it uses."""
     m = members.astype(float)
-    battery = (np.asarray(book.capacity_kwh) > 0) & members
+    s = book.storage
+    mine = members[s.owner]
     upper_buy, upper_sell = _bounds(book)
     band = np.asarray(book.flexible_share, float)[:, None] * np.asarray(book.load_kw, float)
-    first = np.flatnonzero(battery)
+    first = np.flatnonzero(mine)
+
+    def total(values: np.ndarray) -> float:
+        return float(values[mine].sum()) if s.n_devices else 0.0
+
+    column = (lambda a: a[:, 0]) if book.n_intervals else (lambda a: np.zeros(s.n_devices))
     return {
         "load": m @ book.load_kw, "pv": m @ book.pv_kw, "band": m @ band,
         "upper_buy": m @ upper_buy, "upper_sell": m @ upper_sell,
-        "capacity": float(m @ np.where(battery, book.capacity_kwh, 0.0)),
-        "max_charge": float(m @ np.where(battery, book.max_charge_kw, 0.0)),
-        "max_discharge": float(m @ np.where(battery, book.max_discharge_kw, 0.0)),
-        "soc_min": float(m @ np.where(battery, book.soc_min_kwh, 0.0)),
-        "soc_max": float(m @ np.where(battery, book.soc_max_kwh, 0.0)),
-        "soc_initial": float(m @ np.where(battery, book.soc_initial_kwh, 0.0)),
-        "charge_efficiency": float(book.charge_efficiency[first[0]]) if len(first) else None,
-        "discharge_efficiency": float(book.discharge_efficiency[first[0]]) if len(first) else None,
+        "capacity": total(column(s.energy_max_kwh)),
+        "max_charge": total(column(s.charge_max_kw)),
+        "max_discharge": total(column(s.discharge_max_kw)),
+        "soc_min": total(column(s.energy_min_kwh)),
+        "soc_max": total(column(s.energy_max_kwh)),
+        "soc_initial": total(s.initial_kwh),
+        "charge_efficiency": float(s.charge_efficiency[first[0], 0]) if len(first) else None,
+        "discharge_efficiency": float(s.discharge_efficiency[first[0]]) if len(first) else None,
     }
 
 
@@ -233,6 +258,9 @@ def aggregate_book(book: OrderBook, mask) -> OrderBook:
         soc_initial_kwh=data["soc_initial"] * one,
         class_weight=one.copy(),
         income_per_year=one.copy(),
+        storage_devices=None,  # the summed battery is the shorthand above
+        shiftable_loads=None,
+        bid_price_per_kwh=None,
     )
 
 

@@ -242,6 +242,12 @@ def day_specs(result) -> list[DayGameSpec]:
     ]
 
 
+def grand_coalition_value(spec: DayGameSpec) -> float:
+    """v_d(N) of one day, rebuilt from its spec (importable, so :func:`map_days` can run it anywhere)."""
+    game = EnergyDayGame(spec)
+    return game.value_of_mask((1 << len(game.players)) - 1)
+
+
 def coalition_cost(result, coalition: Sequence[str]) -> float:
     """Cost of ``coalition`` operating alone over all days of the run ``result`` (currency)."""
     return float(sum(EnergyDayGame(spec).cost(coalition) for spec in day_specs(result)))

@@ -71,7 +71,10 @@ integral (the z only scale bounds), so branching finds incumbents at once; the s
 def _big_m(game) -> float:
     book = game.spec.book
     scale = (book.load_kw.max(initial=0) + book.pv_kw.max(initial=0)) * book.n_participants
-    scale += book.max_charge_kw.sum() + book.max_discharge_kw.sum() + book.capacity_kwh.sum()
+    storage = book.storage
+    scale += storage.charge_max_kw.max(axis=1, initial=0).sum() + storage.discharge_max_kw.max(axis=1, initial=0).sum()
+    scale += storage.energy_max_kwh.max(axis=1, initial=0).sum()
+    scale += book.shiftable.power_max_kw.max(axis=1, initial=0).sum()
     return 10.0 * (scale + game.spec.feeder.transformer_limit_kw + 1.0)
 
 

@@ -398,7 +398,7 @@ class EquityEnv(ParallelEnv):
     def _equal_weight_cost(self, book, clearing_cost: float) -> float:
         if not self._compute_equal or np.allclose(book.class_weight, 1.0):
             return clearing_cost
-        key = (self.start_day, self.episode_seed, self._day, book.soc_initial_kwh.tobytes())
+        key = (self.start_day, self.episode_seed, self._day, book.storage.initial_kwh.tobytes())
         if key not in self._equal_cache:
             model = self.model
             context = dataclasses.replace(model.context(self._day0 + self._day),
