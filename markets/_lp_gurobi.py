@@ -17,7 +17,16 @@ from p2psim.markets.base import SolverOptions
 
 SIZE_LIMIT = 2000
 _STATUS = {2: "optimal", 3: "infeasible", 4: "infeasible_or_unbounded", 5: "unbounded", 7: "time_limit",
-           8: "time_limit", 9: "time_limit", 10: "time_limit", 11: "time_limit"}
+           8: "time_limit", 9: "time_limit", 10: "time_limit", 11: "interrupted"}
+"""Gurobi status codes (GRB.OPTIMAL = 2, ..., GRB.INTERRUPTED = 11: Ctrl-C, or a signal handled in the callback)."""
+
+
+def _let_python_handle_signals(model, where) -> None:
+    """Optimize callback: running Python code here lets a pending SIGTERM handler run during the solve.
+
+    gurobipy swallows the exception the handler raises and stops the solve with status INTERRUPTED,
+    which :func:`p2psim.markets._lp.solve` turns back into the signal's exception.
+    """
 
 
 @cache
@@ -85,7 +94,7 @@ def solve_gurobi(lp: LinearProgram, options: SolverOptions, start: np.ndarray | 
                     groups.append((mask, model.addMConstr(a[mask], x, sense, rhs[mask])))
             model.setObjective(lp.c @ x + lp.offset, GRB.MINIMIZE)
             start = time.perf_counter()
-            model.optimize()
+            model.optimize(_let_python_handle_signals)
             elapsed = time.perf_counter() - start
             status = _STATUS.get(model.Status, "error")
             result = LPResult(None, float("nan"), status, 0.0, elapsed, "gurobi")

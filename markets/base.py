@@ -16,7 +16,9 @@ and per interval ``sum pool_buy == sum pool_sell`` (the pool is balanced).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -128,15 +130,58 @@ class Clearing:
         return self.grid_import_kw - self.grid_export_kw + self.pool_buy_kw - self.pool_sell_kw
 
 
+SOLVER_BACKENDS = ("auto", "highs", "gurobi")
+"""Values of :attr:`SolverOptions.backend`."""
+
+
+@dataclass(frozen=True)
+class MarketOption:
+    """One rule-specific option (``Study.market_options``): what it means and how its value is checked."""
+
+    meaning: str
+    """What the option does and the values it takes."""
+    check: Callable[[Any, int], str | None]
+    """``check(value, intervals_per_day)``: None when the value is valid, else what is expected."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and bool(
+        np.isfinite(value))
+
+
+def _voltage_band(value: Any, _: int) -> str | None:
+    ok = value is None or (isinstance(value, tuple | list) and len(value) == 2 and all(map(_is_number, value))
+                           and 0 < value[0] < value[1])
+    return None if ok else "None or (v_min, v_max) in per unit with 0 < v_min < v_max, e.g. (0.95, 1.05)"
+
+
+def _positive(value: Any, _: int) -> str | None:
+    return None if _is_number(value) and value > 0 else "a positive number, e.g. 1.0"
+
+
+FEEDER_OPTIONS = {
+    "voltage_band_pu": MarketOption("LinDistFlow voltage band (v_min, v_max) enforced by the feeder model of "
+                                    "optimising rules and of the allocation game (None: no band)", _voltage_band),
+    "root_voltage_pu": MarketOption("voltage of the transformer bus in per unit when a band is enforced (1.0)",
+                                    _positive),
+}
+"""Options every built-in rule accepts: the feeder model of the allocation game reads them too."""
+NO_OPTIONS: Mapping[str, MarketOption] = MappingProxyType({})
+"""``known_options`` of a rule without options of its own."""
+
+
 class Market:
     """Base class of clearing rules. Subclasses set ``name`` and implement :meth:`clear`.
 
     ``promises_individual_rationality`` says whether the rule guarantees that no participant's
     energy cost exceeds its grid-only cost under the same battery rule (tested by check_market).
+    ``known_options`` declares the rule's ``market_options`` (name -> :class:`MarketOption`), checked
+    when the study loads; ``None`` (the default for rules registered by others) accepts any option.
     """
 
     name: ClassVar[str] = ""
     promises_individual_rationality: ClassVar[bool] = False
+    known_options: ClassVar[Mapping[str, MarketOption] | None] = None
 
     def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
         """Clear one day. Must be pure: same book, context and rng state, same clearing."""

@@ -30,6 +30,10 @@ class ScenarioError(P2PSimError, ValueError):
         super().__init__(f"the scenario has {len(self.problems)} problem(s):\n{lines}")
 
 
+class OutputError(P2PSimError, ValueError):
+    """An output path cannot be used as asked (it holds what p2psim did not write, or another run holds it)."""
+
+
 class OrderError(P2PSimError, ValueError):
     """An order or action lies outside what the participant (or space) allows."""
 

@@ -113,6 +113,12 @@ class ParticipantSpec:
         return out
 
 
+def _is_number(value) -> bool:
+    """A real, finite number (not a bool)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and bool(
+        np.isfinite(value))
+
+
 def time_of_use(hourly_price_per_kwh: dict[tuple[int, int], float]) -> tuple[float, ...]:
     """Expand ``{(start_hour, end_hour): price}`` blocks into 24 hourly prices."""
     prices = [float("nan")] * 24
@@ -127,7 +133,8 @@ class Tariffs:
     """Retail tariffs around the community, with their source stated by the study."""
 
     import_price_per_kwh: tuple[float, ...]
-    """Time-of-use import (retail) price for each of the 24 hours of the day."""
+    """Time-of-use import (retail) price for each of the 24 hours of the day; a single number is a flat
+    tariff (stored as 24 equal prices)."""
     export_price_per_kwh: float
     """Feed-in tariff paid for energy exported to the grid."""
     p2p_fee_per_kwh: float = 0.0
@@ -137,24 +144,35 @@ class Tariffs:
     currency: str = "EUR"
     """Currency of every price and bill."""
 
+    def __post_init__(self) -> None:
+        price = self.import_price_per_kwh
+        if isinstance(price, int | float | np.integer | np.floating) and not isinstance(price, bool):
+            object.__setattr__(self, "import_price_per_kwh", (float(price),) * 24)
+
     def problems(self) -> list[str]:
         """Return every problem of the tariffs."""
         out = []
-        prices = np.asarray(self.import_price_per_kwh, dtype=float)
+        for name in ("export_price_per_kwh", "p2p_fee_per_kwh", "peak_price_per_kw"):
+            value = getattr(self, name)
+            if not (_is_number(value) and value >= 0):
+                out.append(f"tariffs.{name}={value!r} must be finite and >= 0")
+        try:
+            prices = np.asarray(self.import_price_per_kwh, dtype=float)
+        except (TypeError, ValueError):
+            prices = np.full(1, np.nan)
         if prices.shape != (24,) or not np.all(np.isfinite(prices)):
             out.append(
-                "tariffs.import_price_per_kwh must have 24 finite hourly prices; "
-                f"got {len(prices)} values (NaN marks hours no block covers)"
+                "tariffs.import_price_per_kwh must have 24 finite hourly prices, or one number for a flat tariff "
+                f"(e.g. --set tariffs.import_price_per_kwh=0.3); got {self.import_price_per_kwh!r:.80} "
+                "(NaN marks hours no time_of_use block covers)"
             )
-        elif np.any(prices <= self.export_price_per_kwh):
+        elif not out and np.any(prices <= self.export_price_per_kwh):
             out.append(
                 f"tariffs.import_price_per_kwh (min {prices.min()}) must exceed "
                 f"export_price_per_kwh={self.export_price_per_kwh} in every hour"
             )
-        for name in ("export_price_per_kwh", "p2p_fee_per_kwh", "peak_price_per_kw"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                out.append(f"tariffs.{name}={value} must be finite and >= 0")
+        if not (isinstance(self.currency, str) and self.currency.strip()):
+            out.append(f"tariffs.currency={self.currency!r} must be a currency code such as 'EUR'")
         return out
 
     def import_price_series(self, interval_minutes: int) -> np.ndarray:

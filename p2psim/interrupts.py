@@ -1,0 +1,106 @@
+"""Interrupts: Ctrl-C (SIGINT) and SIGTERM unwind a command, so it keeps only what finished.
+
+The command line (:func:`p2psim.cli.main`) runs every command inside :func:`signals_unwind`:
+
+- SIGINT raises ``KeyboardInterrupt`` (exit status 130 = 128 + 2);
+- SIGTERM (a timeout, a batch scheduler, ``kill``) raises :class:`Terminated`, a
+  ``KeyboardInterrupt`` subclass, so every ``except KeyboardInterrupt`` / ``finally`` clean-up runs
+  for it too (exit status 143 = 128 + 15).
+
+Whatever owns an output (a staging directory, a training run, a sweep) catches the exception on its
+way out, cleans up and adds a note saying exactly what it kept (:meth:`BaseException.add_note`); the
+CLI prints those notes. A second signal while the command is cleaning up is ignored (with a line
+saying so), so the clean-up itself is never cut short; a third one raises again.
+
+Solvers that catch a signal themselves (Gurobi installs its own SIGINT handler during ``optimize``,
+and swallows an exception raised in its callback, where Python runs the SIGTERM handler) report an
+``interrupted`` status, which :func:`p2psim.markets._lp.solve` turns back into the exception of the
+signal (:func:`interrupted_by_signal`). HiGHS runs without callbacks (for speed): a signal during a
+HiGHS solve takes effect when that solve returns (within ``SolverOptions.time_limit_s``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_LAST_SIGNAL: list[int] = [int(signal.SIGINT)]
+"""The last signal :func:`signals_unwind` received (a solver that swallowed it is stopped for it)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; unwinds like Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+def exit_status(exc: KeyboardInterrupt) -> int:
+    """128 + the signal number: 130 after SIGINT, 143 after SIGTERM."""
+    return 128 + (exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT))
+
+
+def interrupt_message(exc: KeyboardInterrupt) -> str:
+    """One line: what stopped the command and what it kept (the notes its owners added)."""
+    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    kept = [str(n) for n in getattr(exc, "__notes__", ())] or ["nothing was written"]
+    return f"p2psim: {what}; " + "; ".join(kept)
+
+
+@contextmanager
+def signals_unwind() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise (see the module docstring); handlers restored after."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+    count = 0
+
+    def handler(signum, frame):
+        nonlocal count
+        count += 1
+        _LAST_SIGNAL[0] = int(signum)
+        if count == 2:
+            print("p2psim: still cleaning up after the interrupt; signal once more to stop at once",
+                  file=sys.stderr)
+            return
+        if signum == signal.SIGTERM:
+            raise Terminated(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old if old is not None else signal.SIG_DFL)
+
+
+def interrupted_by_signal() -> KeyboardInterrupt:
+    """The exception for a stop a library reported instead of raising (Gurobi's ``INTERRUPTED`` status)."""
+    return Terminated() if _LAST_SIGNAL[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (they are delivered right after it)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ignore_sigint() -> None:
+    """Worker processes ignore Ctrl-C (it reaches the whole process group): the parent stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+__all__ = ["Terminated", "deferred_signals", "exit_status", "ignore_sigint", "interrupt_message",
+           "interrupted_by_signal", "signals_unwind"]
