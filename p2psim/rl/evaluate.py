@@ -196,6 +196,7 @@ def evaluate(study_path: str, policy_dir: str | Path, seeds: list[int] | tuple[i
     The output directory is staged (:func:`p2psim.staging.output_directory`): checked and locked
     before the episodes run, renamed into place when every file is written.
     """
+    from p2psim.outputs import check_out
     from p2psim.rl.env import EquityEnv
     from p2psim.rl.policy import load_policy
     from p2psim.staging import output_directory
@@ -208,6 +209,7 @@ def evaluate(study_path: str, policy_dir: str | Path, seeds: list[int] | tuple[i
         raise StudyError(bad[0].replace("--seeds=", "--seeds: ", 1))
     if not (isinstance(days, int) and days >= 1):
         raise StudyError(f"--days {days}: each held-out episode needs at least one day")
+    check_out(out_dir, "evaluate", inputs=[study_path, policy_dir])  # at once, before the environments load
     policy = load_policy(policy_dir)
     settings = policy.env_settings
     settings["episode_days"] = int(days)
