@@ -211,15 +211,6 @@ def explanation_stage(result):
     return write
 
 
-def _written_by_p2psim(directory: Path) -> bool:
-    """A run directory written before output markers existed: its run.json records p2psim's version."""
-    try:
-        run = json.loads((directory / "run.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(run, dict) and "p2psim" in (run.get("versions") or {})
-
-
 def rewrite_explanation(staging: Path, exp: Explanation) -> None:
     """In ``staging`` (a copy of the run): replace the explain files, the summary's R^2 and the report."""
     from p2psim.report import load_sections, rewrite_report
@@ -241,6 +232,7 @@ def explain_command(argv: list[str]) -> int:
     """Re-explain a finished run directory in place (who gains and why), without re-running it."""
     from p2psim.cli import check_seed_option
     from p2psim.explain_features import RUN_TABLES, check_run_files
+    from p2psim.outputs import legacy_run
     from p2psim.staging import output_directory
 
     parser = argparse.ArgumentParser(prog="python -m p2psim explain",
@@ -253,7 +245,7 @@ def explain_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     check_seed_option(args.seed)
     directory = Path(args.run_dir)
-    with output_directory(directory, "run", rewrite=True, legacy=_written_by_p2psim, what="RUN_DIR") as staging:
+    with output_directory(directory, "run", rewrite=True, legacy=legacy_run, what="RUN_DIR") as staging:
         check_run_files(directory, (*RUN_TABLES, "summary.json"))
         data = RunData.from_directory(directory)
         targets = args.target or ["weighted_shapley", "market", "normalised"]

@@ -102,6 +102,15 @@ def _not_a_directory(path: Path) -> str | None:
     return None
 
 
+def legacy_run(directory: Path) -> bool:
+    """A run directory written before output markers existed: its run.json records p2psim's version."""
+    try:
+        run = json.loads((Path(directory) / "run.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(run, dict) and isinstance(run.get("versions"), dict) and "p2psim" in run["versions"]
+
+
 def replace_problem(path: Path, command: str) -> str | None:
     """Why the existing ``path`` must not be replaced by ``command`` (None when it may be)."""
     problem = _not_a_directory(path)
@@ -109,6 +118,10 @@ def replace_problem(path: Path, command: str) -> str | None:
         return problem
     marker = read_marker(path)
     foreign = foreign_entries(path, marker)
+    if marker is None and foreign and legacy_run(path):
+        return (f"looks like a run of an earlier p2psim (its run.json names p2psim) but has no {MARKER}, so p2psim "
+                "cannot tell its files from yours and never replaces it; delete it yourself if it holds nothing "
+                "of yours")
     if marker is None and foreign:
         return (f"already exists and holds files p2psim did not write ({_names(foreign)}; no {MARKER}); "
                 "p2psim never replaces them")

@@ -114,6 +114,12 @@ def publish(staging: Path, path: Path, command: str, given: str, *, carried: Ite
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _untouched(staging: Path, snapshot: dict[str, int]) -> list[str]:
+    """Entries of ``staging`` still as copied (same modification time as in ``snapshot``)."""
+    return [name for name, mtime in snapshot.items()
+            if os.path.lexists(staging / name) and (staging / name).stat(follow_symlinks=False).st_mtime_ns == mtime]
+
+
 @contextmanager
 def output_directory(out: str | Path, command: str, *, inputs: Iterable[str | Path] = (), rewrite: bool = False,
                      legacy: Callable[[Path], bool] | None = None, what: str = "--out") -> Iterator[Path]:
@@ -135,14 +141,17 @@ def output_directory(out: str | Path, command: str, *, inputs: Iterable[str | Pa
             check_out(out, command, inputs=inputs, mode=mode, legacy=legacy, what=what)  # now nobody else writes it
             staging = new_staging(path, given)
             try:
-                carried, snapshot = (), None
+                carried, snapshot, marker = (), None, None
                 if rewrite:
-                    snapshot = set(os.listdir(path))
+                    snapshot = {e.name: e.stat(follow_symlinks=False).st_mtime_ns for e in os.scandir(path)}
                     shutil.copytree(path, staging, symlinks=True, dirs_exist_ok=True)
                     marker = read_marker(path)
                     carried = foreign_entries(path, marker) if marker else ()
                 yield staging
-                publish(staging, path, command, given, carried=carried, snapshot=snapshot, what=what)
+                if rewrite and marker is None:  # legacy: only what this command rewrote is known to be p2psim's
+                    carried = _untouched(staging, snapshot)
+                publish(staging, path, command, given, carried=carried,
+                        snapshot=None if snapshot is None else set(snapshot), what=what)
                 published = True
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

@@ -225,3 +225,27 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
             pass
     assert not lock_path(out).exists()
     staged_run(out)  # free again
+
+
+def test_a_run_of_an_earlier_p2psim_is_never_replaced_but_can_be_re_explained(tmp_path):
+    import json
+
+    legacy = tmp_path / "old-run"
+    legacy.mkdir()
+    (legacy / "run.json").write_text(json.dumps({"versions": {"p2psim": "0.0.9"}}))
+    (legacy / "bills.parquet").write_bytes(b"table")
+    (legacy / "thesis.tex").write_text("mine")
+    with pytest.raises(OutputError, match="looks like a run of an earlier p2psim"):
+        staged_run(legacy)
+    from p2psim.outputs import legacy_run
+
+    with output_directory(legacy, "run", rewrite=True, legacy=legacy_run) as staging:
+        assert (staging / "thesis.tex").read_text() == "mine"  # the rewrite starts from a copy
+        (staging / "report.md").write_text("rewritten")
+    assert (legacy / "thesis.tex").read_text() == "mine" and (legacy / "report.md").read_text() == "rewritten"
+    assert read_marker(legacy)["files"] == ["report.md"]  # only what p2psim wrote now is marked as its own
+    with pytest.raises(OutputError, match=r"holds files p2psim did not write \(bills.parquet, run.json, thesis.tex"):
+        staged_run(legacy)
+    with pytest.raises(OutputError, match="RUN_DIR .* holds files p2psim did not write"), output_directory(
+            tmp_path / "old-run" / "..", "run", rewrite=True, legacy=legacy_run, what="RUN_DIR"):
+        pass
