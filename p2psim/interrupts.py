@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_LAST_SIGNAL: list[int] = [int(signal.SIGINT)]
-"""The last signal :func:`signals_unwind` received (a solver that swallowed it is stopped for it)."""
+_STATE = {"count": 0, "last": int(signal.SIGINT)}
+"""Signals received within :func:`signals_unwind` and the last one (a solver that swallowed it is stopped for it)."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -58,13 +58,12 @@ def signals_unwind() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
         yield
         return
-    count = 0
+    _STATE["count"] = 0
 
     def handler(signum, frame):
-        nonlocal count
-        count += 1
-        _LAST_SIGNAL[0] = int(signum)
-        if count == 2:
+        _STATE["count"] += 1
+        _STATE["last"] = int(signum)
+        if _STATE["count"] == 2:
             print("p2psim: still cleaning up after the interrupt; signal once more to stop at once",
                   file=sys.stderr)
             return
@@ -83,8 +82,12 @@ def signals_unwind() -> Iterator[None]:
 
 
 def interrupted_by_signal() -> KeyboardInterrupt:
-    """The exception for a stop a library reported instead of raising (Gurobi's ``INTERRUPTED`` status)."""
-    return Terminated() if _LAST_SIGNAL[0] == signal.SIGTERM else KeyboardInterrupt()
+    """The exception for a stop a library reported instead of raising (Gurobi's ``INTERRUPTED`` status).
+
+    Counts as the first signal, so one more during the clean-up is ignored as usual.
+    """
+    _STATE["count"] = max(_STATE["count"], 1)
+    return Terminated() if _STATE["last"] == signal.SIGTERM else KeyboardInterrupt()
 
 
 @contextmanager

@@ -246,6 +246,6 @@ def test_a_run_of_an_earlier_p2psim_is_never_replaced_but_can_be_re_explained(tm
     assert read_marker(legacy)["files"] == ["report.md"]  # only what p2psim wrote now is marked as its own
     with pytest.raises(OutputError, match=r"holds files p2psim did not write \(bills.parquet, run.json, thesis.tex"):
         staged_run(legacy)
-    with pytest.raises(OutputError, match="RUN_DIR .* holds files p2psim did not write"), output_directory(
+    with pytest.raises(OutputError, match=r"RUN_DIR .* holds files p2psim did not write"), output_directory(
             tmp_path / "old-run" / "..", "run", rewrite=True, legacy=legacy_run, what="RUN_DIR"):
         pass

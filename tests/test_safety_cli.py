@@ -208,7 +208,7 @@ def test_an_interrupted_sweep_keeps_finished_rows_and_stops_its_workers(tmp_path
 def test_of_two_writers_started_together_the_second_exits_2_naming_the_first(tmp_path, command):
     out = tmp_path / "out"
     args = ([TINY, "--days", "1"] if command == "run"
-            else ["train", TINY, "--steps", "512", "--episode-days", "1", "--no-progress"])
+            else ["train", TINY, "--steps", "256", "--episode-days", "1", "--no-progress"])
     procs = [start([*args, "--out", out], tmp_path) for _ in range(2)]
     done = [finish(p) for p in procs]
     assert sorted(d.returncode for d in done) == [0, 2], [d.stderr[-1000:] for d in done]

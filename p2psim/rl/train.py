@@ -267,19 +267,19 @@ def train(study_path: str, steps: int, out_dir: str | Path, seed: int = 0, resum
     if resume and not out.is_dir():
         intact_checkpoint(out)  # raises the "no checkpoint to resume" error
     with owned_directory(out, "train", inputs=[study_path], must_exist=resume, legacy=_legacy_run) as owned:
-        if resume:
-            model, venv, config, seed = _resume(out, study_path, say)
-        else:
-            config = config or TrainConfig()
-            model, venv = _fresh(out, study_path, config, seed, verbose, say)
-        target = rounded_steps(int(steps), int(model.num_timesteps), config)
-        if target != int(steps) and target > int(model.num_timesteps):
-            say(f"train: --steps {steps} rounds up to {target}: PPO trains whole rollouts of "
-                f"{config.n_steps * config.n_envs} steps")
-        segment = len(list((out / "logs").glob("segment_*"))) if (out / "logs").exists() else 0
-        model.set_logger(configure(str(out / "logs" / f"segment_{segment}"), ["csv", "tensorboard"]))
         owned.worth_keeping = lambda: (out / "checkpoints" / "latest.json").exists()
         try:
+            if resume:
+                model, venv, config, seed = _resume(out, study_path, say)
+            else:
+                config = config or TrainConfig()
+                model, venv = _fresh(out, study_path, config, seed, verbose, say)
+            target = rounded_steps(int(steps), int(model.num_timesteps), config)
+            if target != int(steps) and target > int(model.num_timesteps):
+                say(f"train: --steps {steps} rounds up to {target}: PPO trains whole rollouts of "
+                    f"{config.n_steps * config.n_envs} steps")
+            segment = len(list((out / "logs").glob("segment_*"))) if (out / "logs").exists() else 0
+            model.set_logger(configure(str(out / "logs" / f"segment_{segment}"), ["csv", "tensorboard"]))
             if target > model.num_timesteps:
                 model.learn(total_timesteps=target - int(model.num_timesteps), reset_num_timesteps=False,
                             callback=_callbacks(out, target, study_path, config, seed, progress))
