@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +17,8 @@ import pandas as pd
 import pytest
 from p2psim.markets import MARKETS
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+from tests._cli import REPO, finish, start
+
 TINY = REPO / "studies" / "tiny.py"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "tiny.md"
 STUDY_FILES = sorted((REPO / "studies").glob("*.py"))
@@ -30,22 +28,6 @@ SUMMARY_KEYS = {"peak_reduction_pct", "self_sufficiency_pct", "solar_utilisation
                 "min_relative_saving_pct", "per_class"}
 RUN_FILES = {"summary.json", "trades.parquet", "dispatch.parquet", "bills.parquet", "run.json", "report.html",
              "report.md"}
-
-
-def start(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONWARNINGS": "default"}
-    return subprocess.Popen([PYTHON, "-m", "p2psim", *map(str, args)], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def finish(proc: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish within {timeout} s:\n{stderr[-2000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 # -- good runs ----------------------------------------------------------------------------------------

@@ -13,35 +13,18 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from p2psim.explain_synthetic import synthetic_run
+from tests._cli import REPO, finish, start
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 TINY = str(REPO / "studies" / "tiny.py")
 RURAL = str(REPO / "studies" / "rural.py")
 POLICY = str(REPO / "p2psim" / "assets" / "policies" / "rural")
 QUICK = ["--days", "1", "--set", "allocation=false", "--set", "explain=false"]
-
-
-def start(args, cwd) -> subprocess.Popen:
-    return subprocess.Popen([PYTHON, "-m", "p2psim", *map(str, args)], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def finish(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish in {timeout} s: {err[-2000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
