@@ -25,6 +25,7 @@ import numpy as np
 from p2psim.markets.book import OrderBook
 
 from p2psim.feeder import Feeder
+from p2psim.units import is_quantity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,19 +145,14 @@ class MarketOption:
     """``check(value, intervals_per_day)``: None when the value is valid, else what is expected."""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and bool(
-        np.isfinite(value))
-
-
 def _voltage_band(value: Any, _: int) -> str | None:
-    ok = value is None or (isinstance(value, tuple | list) and len(value) == 2 and all(map(_is_number, value))
+    ok = value is None or (isinstance(value, tuple | list) and len(value) == 2 and all(map(is_quantity, value))
                            and 0 < value[0] < value[1])
     return None if ok else "None or (v_min, v_max) in per unit with 0 < v_min < v_max, e.g. (0.95, 1.05)"
 
 
 def _positive(value: Any, _: int) -> str | None:
-    return None if _is_number(value) and value > 0 else "a positive number, e.g. 1.0"
+    return None if is_quantity(value) and value > 0 else "a positive number, e.g. 1.0"
 
 
 FEEDER_OPTIONS = {

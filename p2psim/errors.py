@@ -69,6 +69,11 @@ class GameError(P2PSimError, ValueError):
     """A cooperative game or allocation request is malformed (players, weights, value function)."""
 
 
+def shown(value: object) -> str:
+    """A value as a message shows it: text quoted, numbers plain (``-1.0``, never ``np.float64(-1.0)``)."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
     """Return an UnknownNameError for ``name`` listing the known names and the nearest miss."""
     known = sorted(known)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from p2psim.errors import ScenarioError
+from p2psim.errors import ScenarioError, shown
 from p2psim.feeder import Feeder
-from p2psim.units import interval_hours, intervals_per_day
+from p2psim.units import interval_hours, intervals_per_day, is_quantity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,12 +43,14 @@ class BatterySpec:
         out = []
         for name in ("capacity_kwh", "max_charge_kw", "max_discharge_kw"):
             value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
+            if not (is_quantity(value) and value >= 0):
                 out.append(f"{owner}: battery.{name}={value} must be finite and >= 0")
         for name in ("charge_efficiency", "discharge_efficiency"):
             value = getattr(self, name)
-            if not 0 < value <= 1:
+            if not (is_quantity(value) and 0 < value <= 1):
                 out.append(f"{owner}: battery.{name}={value} must lie in (0, 1]")
+        if not all(is_quantity(getattr(self, n)) for n in ("min_soc", "max_soc", "initial_soc")):
+            return [*out, f"{owner}: battery min_soc, max_soc and initial_soc must be numbers in [0, 1]"]
         if not 0 <= self.min_soc <= self.max_soc <= 1:
             out.append(
                 f"{owner}: battery SoC window min_soc={self.min_soc}, max_soc={self.max_soc} must "
@@ -104,19 +106,17 @@ class ParticipantSpec:
             elif np.any(values < 0):
                 bad = int(np.flatnonzero(values < 0)[0])
                 out.append(f"{who}: {name}[{bad}]={values[bad]} is negative; profiles are >= 0")
-        if not 0 <= self.flexible_share <= 1:
+        if not (is_quantity(self.flexible_share) and 0 <= self.flexible_share <= 1):
             out.append(f"{who}: flexible_share={self.flexible_share} must lie in [0, 1]")
-        if not (np.isfinite(self.income_per_year) and self.income_per_year > 0):
+        if not (is_quantity(self.income_per_year) and self.income_per_year > 0):
             out.append(f"{who}: income_per_year={self.income_per_year} must be positive")
-        if self.battery is not None:
+        if not (is_quantity(self.pv_peak_kw) and self.pv_peak_kw >= 0):
+            out.append(f"{who}: pv_peak_kw={self.pv_peak_kw} must be >= 0")
+        if self.battery is not None and not isinstance(self.battery, BatterySpec):
+            out.append(f"{who}: battery={self.battery!r} must be a BatterySpec or None")
+        elif self.battery is not None:
             out.extend(self.battery.problems(who))
         return out
-
-
-def _is_number(value) -> bool:
-    """A real, finite number (not a bool)."""
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and bool(
-        np.isfinite(value))
 
 
 def time_of_use(hourly_price_per_kwh: dict[tuple[int, int], float]) -> tuple[float, ...]:
@@ -154,8 +154,8 @@ class Tariffs:
         out = []
         for name in ("export_price_per_kwh", "p2p_fee_per_kwh", "peak_price_per_kw"):
             value = getattr(self, name)
-            if not (_is_number(value) and value >= 0):
-                out.append(f"tariffs.{name}={value!r} must be finite and >= 0")
+            if not (is_quantity(value) and value >= 0):
+                out.append(f"tariffs.{name}={shown(value)} must be finite and >= 0")
         try:
             prices = np.asarray(self.import_price_per_kwh, dtype=float)
         except (TypeError, ValueError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from p2psim.errors import StudyError, unknown_name
+from p2psim.errors import StudyError, shown, unknown_name
 from p2psim.markets import MARKETS, resolve_market_name
 from p2psim.markets.base import FEEDER_OPTIONS, SOLVER_BACKENDS, EquityOptions, SolverOptions
 from p2psim.scenario import BatterySpec, Tariffs
@@ -40,7 +40,7 @@ def seed_problem(value: Any, name: str = "seed") -> str | None:
     """The problem of a seed outside [0, MAX_SEED], or None."""
     if is_whole(value) and 0 <= value <= MAX_SEED:
         return None
-    return f"{name}={value!r} must be a whole number from 0 to {MAX_SEED} (2^32 - 1)"
+    return f"{name}={shown(value)} must be a whole number from 0 to {MAX_SEED} (2^32 - 1)"
 
 
 def number_problem(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -50,19 +50,19 @@ def number_problem(name: str, value: Any, *, low: float | None = None, high: flo
         return []
     kind = "a whole number" if whole else "a number"
     if not (is_whole(value) if whole else is_number(value)):
-        return [f"{name}={value!r} must be {kind}{' or None' if optional else ''}{hint}"]
+        return [f"{name}={shown(value)} must be {kind}{' or None' if optional else ''}{hint}"]
     if not np.isfinite(value):
-        return [f"{name}={value!r} must be a finite number{hint}"]
+        return [f"{name}={shown(value)} must be a finite number{hint}"]
     if low is not None and (value <= low if above else value < low):
-        return [f"{name}={value!r} must be {'>' if above else '>='} {low}{hint}"]
+        return [f"{name}={shown(value)} must be {'>' if above else '>='} {low}{hint}"]
     if high is not None and value > high:
-        return [f"{name}={value!r} must be <= {high}{hint}"]
+        return [f"{name}={shown(value)} must be <= {high}{hint}"]
     return []
 
 
 def choice_problem(name: str, value: Any, allowed: tuple) -> list[str]:
     """[problem] if ``value`` is not one of ``allowed``."""
-    return [] if value in allowed else [f"{name}={value!r} must be one of {', '.join(map(repr, allowed))}"]
+    return [] if value in allowed else [f"{name}={shown(value)} must be one of {', '.join(map(repr, allowed))}"]
 
 
 def pairs_problem(name: str, value: Any, example: str) -> str | None:
@@ -71,7 +71,7 @@ def pairs_problem(name: str, value: Any, example: str) -> str | None:
         isinstance(p, tuple | list) and len(p) == 2 and isinstance(p[0], str) for p in value)
     if ok and len({p[0] for p in value}) == len(value):
         return None
-    return f"{name}={value!r} must be (name, value) pairs with distinct names, e.g. {example}"
+    return f"{name}={shown(value)} must be (name, value) pairs with distinct names, e.g. {example}"
 
 
 def battery_problems(name: str, battery: Any, optional: bool = False) -> list[str]:
@@ -81,9 +81,6 @@ def battery_problems(name: str, battery: Any, optional: bool = False) -> list[st
     if not isinstance(battery, BatterySpec):
         return [f"{name}={battery!r} must be a BatterySpec{' or None' if optional else ''}; set its fields, e.g. "
                 f"--set {name}.capacity_kwh=10"]
-    bad = [f for f in BatterySpec.__dataclass_fields__ if not is_number(getattr(battery, f))]
-    if bad:
-        return [f"{name}.{f}={getattr(battery, f)!r} must be a number" for f in bad]
     return battery.problems(name)
 
 
@@ -148,7 +145,7 @@ def market_option_problems(study: Study) -> list[str]:
             continue
         expected = known[name].check(value, per_day)
         if expected:
-            out.append(f"market_options {name}={value!r} must be {expected} ({known[name].meaning})")
+            out.append(f"market_options {name}={shown(value)} must be {expected} ({known[name].meaning})")
     return out
 
 
