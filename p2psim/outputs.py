@@ -29,6 +29,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 
 from p2psim.errors import OutputError
@@ -50,6 +51,7 @@ def chmod_default(path: str | Path, *, directory: bool) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~umask())
 
 
+@cache
 def p2psim_version() -> str:
     """The installed p2psim version."""
     from importlib import metadata

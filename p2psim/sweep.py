@@ -57,8 +57,8 @@ from p2psim.study import Study, apply_overrides, run_study_file, study_of
 from p2psim.study_checks import check_study, seed_problem
 
 BACKENDS = ("local", "ray")
-ROW_VERSION = 2
-"""Bumped when the row layout changes (part of the row file, not of the key)."""
+ROW_VERSION = 3
+"""Bumped when the row layout changes (part of the row file, not of the key). 3: study_sha256, p2psim_version."""
 TIMING_PREFIX = "time_"
 """Row columns of wall-clock timings start with this prefix."""
 TIMING_COLUMNS = ("solve_time_s",)

@@ -199,3 +199,22 @@ def test_of_two_writers_started_together_the_second_exits_2_naming_the_first(tmp
     assert f"is being written by another p2psim process (pid {procs[winner].pid}, `p2psim " in done[loser].stderr
     assert (out / ("run.json" if command == "run" else "policy/policy.json")).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the lock file is gone
+
+
+def _sleep_then_return(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_an_interrupted_process_map_stops_its_workers_at_once():
+    import threading
+
+    from p2psim.parallel import process_map
+
+    assert process_map(_sleep_then_return, [0.0, 0.01], 2) == [0.0, 0.01]
+    timer = threading.Timer(1.0, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        process_map(_sleep_then_return, [30.0] * 6, 2)  # 90 s if the queued items still ran
+    assert time.monotonic() - started < 10
