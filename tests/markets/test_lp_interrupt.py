@@ -90,3 +90,24 @@ def test_interrupted_is_a_status_of_its_own():
 
     assert _STATUS[11] == "interrupted" and _HIGHS_STATUS["kInterrupt"] == "interrupted"
     assert "interrupted" in STATUSES and "time_limit" not in {_STATUS[11], _HIGHS_STATUS["kInterrupt"]}
+
+
+def test_after_a_gurobi_solve_ctrl_c_still_interrupts_a_wait(licensed):
+    # Gurobi leaves SIGINT registered with SA_RESTART after optimize; p2psim registers Python's handler again,
+    # so a wait on a lock (a process pool's results) is cut short at once, not when the wait ends
+    import threading
+
+    from p2psim.markets._lp import solve
+    from p2psim.markets.base import SolverOptions
+
+    assert solve(market_split(n=12), SolverOptions(backend="gurobi")).backend == "gurobi"
+    lock = threading.Lock()
+    lock.acquire()
+    threading.Timer(0.3, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)).start()
+    release = threading.Timer(8.0, lock.release)
+    release.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire()
+    release.cancel()
+    assert time.monotonic() - started < 4
