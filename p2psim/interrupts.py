@@ -10,7 +10,9 @@ The command line (:func:`p2psim.cli.main`) runs every command inside :func:`sign
 Whatever owns an output (a staging directory, a training run, a sweep) catches the exception on its
 way out, cleans up and adds a note saying exactly what it kept (:meth:`BaseException.add_note`); the
 CLI prints those notes. A second signal while the command is cleaning up is ignored (with a line
-saying so), so the clean-up itself is never cut short; a third one raises again.
+saying so), so the clean-up itself is never cut short; a third one raises again. A signal the
+process was started to ignore (a background job of a non-interactive shell ignores SIGINT) stays
+ignored.
 
 Solvers that catch a signal themselves (Gurobi installs its own SIGINT handler during ``optimize``,
 and swallows an exception raised in its callback, where Python runs the SIGTERM handler) report an
@@ -73,7 +75,8 @@ def signals_unwind() -> Iterator[None]:
 
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
-        signal.signal(s, handler)
+        if previous[s] is not signal.SIG_IGN:  # started to ignore it (nohup, a background job): keep ignoring it
+            signal.signal(s, handler)
     try:
         yield
     finally:

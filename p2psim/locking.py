@@ -27,12 +27,17 @@ def lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.lock"
 
 
-def _holder(path: Path) -> str:
-    try:
-        info = json.loads(path.read_text())
-        return f"pid {info['pid']}, `{info['command']}`, since {info['started']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "a process that is just starting"
+def _holder(path: Path, wait_s: float = 1.0) -> str:
+    """Who holds the lock, as its lock file says (the holder writes it just after locking: wait a moment)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            info = json.loads(path.read_text())
+            return f"pid {info['pid']}, `{info['command']}`, since {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() > deadline:
+                return "a process that is just starting"
+            time.sleep(0.02)
 
 
 class OutputLock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,18 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 
 
+def default_signals() -> None:
+    """Child set-up: SIGINT and SIGTERM at their defaults, even when the tests run as a background job
+    (which ignores SIGINT, an ignoring its children inherit and p2psim keeps)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def start(args: list, cwd: Path = REPO) -> subprocess.Popen:
     """Start ``python -m p2psim ARGS`` in ``cwd`` (warnings shown), capturing its output as text."""
     env = {**os.environ, "PYTHONWARNINGS": "default"}
     return subprocess.Popen([PYTHON, "-m", "p2psim", *map(str, args)], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -249,3 +249,21 @@ def test_a_run_of_an_earlier_p2psim_is_never_replaced_but_can_be_re_explained(tm
     with pytest.raises(OutputError, match=r"RUN_DIR .* holds files p2psim did not write"), output_directory(
             tmp_path / "old-run" / "..", "run", rewrite=True, legacy=legacy_run, what="RUN_DIR"):
         pass
+
+
+def test_signals_unwind_raises_for_both_and_keeps_an_inherited_ignore():
+    import signal
+
+    from p2psim.interrupts import Terminated, exit_status, signals_unwind
+
+    with signals_unwind(), pytest.raises(Terminated) as info:
+        signal.raise_signal(signal.SIGTERM)
+    assert exit_status(info.value) == 143 and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job of a non-interactive shell
+    try:
+        with signals_unwind():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)  # ignored: nothing raised
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

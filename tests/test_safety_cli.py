@@ -206,7 +206,7 @@ def _sleep_then_return(seconds: float) -> float:
     return seconds
 
 
-def test_an_interrupted_process_map_stops_its_workers_at_once():
+def test_an_interrupted_process_map_stops_its_workers_at_once(sigint_raises):
     import threading
 
     from p2psim.parallel import process_map

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tests._cli import default_signals
+
 pytestmark = pytest.mark.solver
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +73,7 @@ def licensed():
                                                         (signal.SIGTERM, 143, "terminated (SIGTERM)")])
 def test_a_signal_stops_a_gurobi_solve_at_once(licensed, signum, status, word):
     proc = subprocess.Popen([PYTHON, "-c", SCRIPT.format(tests=str(Path(__file__).parent))], cwd=REPO,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
     assert proc.stdout.readline().strip() == "solving"
     time.sleep(1.0)  # inside optimize (model set-up takes milliseconds)
     proc.send_signal(signum)
@@ -92,7 +94,7 @@ def test_interrupted_is_a_status_of_its_own():
     assert "interrupted" in STATUSES and "time_limit" not in {_STATUS[11], _HIGHS_STATUS["kInterrupt"]}
 
 
-def test_after_a_gurobi_solve_ctrl_c_still_interrupts_a_wait(licensed):
+def test_after_a_gurobi_solve_ctrl_c_still_interrupts_a_wait(licensed, sigint_raises):
     # Gurobi leaves SIGINT registered with SA_RESTART after optimize; p2psim registers Python's handler again,
     # so a wait on a lock (a process pool's results) is cut short at once, not when the wait ends
     import threading

@@ -143,7 +143,11 @@ def test_steps_round_up_to_whole_rollouts_and_say_so(tmp_path):
     assert rounded_steps(300, 0, default) == 512 and rounded_steps(256, 0, default) == 256
     assert rounded_steps(600, 512, default) == 768 and rounded_steps(100, 512, default) == 512
     said = []
-    policy = train(RURAL, 40, tmp_path / "r", seed=0, config=FAST, progress=False, say=said.append)
+    from .conftest import REPO
+
+    one_day = TrainConfig(n_steps=32, batch_size=16, n_epochs=1, checkpoint_every=32, env={"episode_days": 1})
+    policy = train(str(REPO / "studies" / "tiny.py"), 40, tmp_path / "r", seed=0, config=one_day, progress=False,
+                   say=said.append)
     assert said == ["train: --steps 40 rounds up to 64: PPO trains whole rollouts of 32 steps"]
     assert json.loads((policy / "policy.json").read_text())["step"] == 64
 
@@ -175,14 +179,14 @@ def test_interrupted_training_keeps_its_checkpoints_and_resumes_without_repeatin
     import subprocess
     import time
 
-    from .conftest import REPO
+    from tests._cli import PYTHON as python
+    from tests._cli import REPO, default_signals
 
-    python = str(REPO / ".venv" / "bin" / "python")
     tiny = str(REPO / "studies" / "tiny.py")
     out = tmp_path / "t"
     args = [python, "-m", "p2psim", "train", tiny, "--episode-days", "1", "--no-progress", "--out", str(out)]
     proc = subprocess.Popen([*args, "--steps", "100000", "--checkpoint-every", "256"], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
     curve = out / "learning_curve.csv"
     deadline = time.monotonic() + 120
     while not ((out / "checkpoints" / "latest.json").exists() and curve.exists()
