@@ -20,7 +20,7 @@ from pathlib import Path
 
 from p2psim import locking
 from p2psim.errors import P2PSimError, StudyError
-from p2psim.interrupts import exit_status, interrupt_message, signals_unwind
+from p2psim.interrupts import exit_status, interrupt_message, signal_received, signals_unwind
 from p2psim.study import Study, apply_overrides, load_study
 from p2psim.study_checks import check_study, seed_problem
 
@@ -151,12 +151,17 @@ def main(argv: list[str] | None = None) -> int:
             if argv and argv[0] in SUBCOMMANDS:
                 return SUBCOMMANDS[argv[0]](argv[1:])
             return run_command(argv)
-        except P2PSimError as exc:
-            print(f"p2psim: error: {exc}", file=sys.stderr)
-            return exc.exit_status
         except KeyboardInterrupt as exc:
             print(interrupt_message(exc), file=sys.stderr)
             return exit_status(exc)
+        except Exception as exc:
+            if signal_received():  # a library turned the interrupt into its own exception
+                print(interrupt_message(exc), file=sys.stderr)
+                return exit_status(exc)
+            if isinstance(exc, P2PSimError):
+                print(f"p2psim: error: {exc}", file=sys.stderr)
+                return exc.exit_status
+            raise
 
 
 def subcommand(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[list[str]], int]]:

@@ -35,21 +35,40 @@ _STATE = {"count": 0, "last": int(signal.SIGINT)}
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived; unwinds like Ctrl-C."""
+    """SIGTERM arrived; unwinds like Ctrl-C.
 
-    def __init__(self, signum: int = signal.SIGTERM) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = int(signum)
+    Plain on purpose: libraries copy exceptions as ``type(e)(*e.args)`` (simpy does, between processes).
+    """
+
+    signum = int(signal.SIGTERM)
 
 
-def exit_status(exc: KeyboardInterrupt) -> int:
+def exit_status(exc: BaseException) -> int:
     """128 + the signal number: 130 after SIGINT, 143 after SIGTERM."""
-    return 128 + (exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT))
+    return 128 + _signal_of(exc)
 
 
-def interrupt_message(exc: KeyboardInterrupt) -> str:
+def _signal_of(exc: BaseException) -> int:
+    if isinstance(exc, Terminated):
+        return Terminated.signum
+    if isinstance(exc, KeyboardInterrupt):
+        return int(signal.SIGINT)
+    return _STATE["last"]  # another exception a library made of the interrupt (see signal_received)
+
+
+def signal_received() -> bool:
+    """Whether SIGINT or SIGTERM arrived within the current :func:`signals_unwind`.
+
+    Some libraries turn the KeyboardInterrupt raised inside them into their own exception (a C
+    extension interrupted while it is imported raises ImportError); after a signal, the CLI treats
+    any exception as the interrupt it stands for.
+    """
+    return _STATE["count"] > 0
+
+
+def interrupt_message(exc: BaseException) -> str:
     """One line: what stopped the command and what it kept (the notes its owners added)."""
-    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    what = "terminated (SIGTERM)" if _signal_of(exc) == signal.SIGTERM else "interrupted"
     kept = [str(n) for n in getattr(exc, "__notes__", ())] or ["nothing was written"]
     return f"p2psim: {what}; " + "; ".join(kept)
 
@@ -70,7 +89,7 @@ def signals_unwind() -> Iterator[None]:
                   file=sys.stderr)
             return
         if signum == signal.SIGTERM:
-            raise Terminated(signum)
+            raise Terminated("SIGTERM")
         raise KeyboardInterrupt
 
     previous = {s: signal.getsignal(s) for s in SIGNALS}
@@ -90,7 +109,7 @@ def interrupted_by_signal() -> KeyboardInterrupt:
     Counts as the first signal, so one more during the clean-up is ignored as usual.
     """
     _STATE["count"] = max(_STATE["count"], 1)
-    return Terminated() if _STATE["last"] == signal.SIGTERM else KeyboardInterrupt()
+    return Terminated("SIGTERM") if _STATE["last"] == signal.SIGTERM else KeyboardInterrupt()
 
 
 @contextmanager
@@ -109,4 +128,4 @@ def ignore_sigint() -> None:
 
 
 __all__ = ["Terminated", "deferred_signals", "exit_status", "ignore_sigint", "interrupt_message",
-           "interrupted_by_signal", "signals_unwind"]
+           "interrupted_by_signal", "signal_received", "signals_unwind"]

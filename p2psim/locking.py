@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from p2psim.errors import OutputError
+from p2psim.interrupts import deferred_signals
 
 COMMAND_LINE: list[str] = []
 """The command being run, as the user typed it (set by :func:`p2psim.cli.main`); shown to other writers."""
@@ -50,6 +51,15 @@ class OutputLock:
 
     def acquire(self) -> OutputLock:
         """Take the lock or raise OutputError naming the holder and the fix."""
+        try:
+            with deferred_signals():  # an interrupt never leaves a lock file behind
+                self._acquire()
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def _acquire(self) -> None:
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -69,22 +79,22 @@ class OutputLock:
             if same:
                 break
             os.close(fd)  # the previous holder removed the file after we opened it: lock the new one
+        self.fd = fd
         command = " ".join(COMMAND_LINE) if COMMAND_LINE else " ".join(sys.argv)
         info = {"pid": os.getpid(), "command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(info).encode())
-        self.fd = fd
-        return self
 
     def release(self) -> None:
         """Remove the lock file and release the lock (idempotent)."""
         if self.fd is None:
             return
-        try:
-            self.path.unlink(missing_ok=True)
-        finally:
-            os.close(self.fd)
-            self.fd = None
+        with deferred_signals():
+            try:
+                self.path.unlink(missing_ok=True)
+            finally:
+                os.close(self.fd)
+                self.fd = None
 
     def __enter__(self) -> OutputLock:
         return self.acquire()

@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 
 from p2psim.errors import OutputError
+from p2psim.interrupts import deferred_signals
 
 MARKER = ".p2psim-output.json"
 INCREMENTAL = {"train": ("checkpoints", "logs", "learning_curve.csv", "policy"), "sweep": ("rows", "sweep.parquet")}
@@ -205,14 +206,17 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(temp)`` on a temporary sibling, then ``os.replace`` it to ``path``: all of it or nothing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    temp = None
     try:
+        with deferred_signals():  # an interrupt never leaves the temporary file behind
+            handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(handle)
         write(Path(temp))
         chmod_default(temp, directory=False)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
         raise
     return path
 

@@ -90,7 +90,7 @@ def publish(staging: Path, path: Path, command: str, given: str, *, carried: Ite
     replaced).
     """
     write_marker(staging, command, set(os.listdir(staging)) - set(carried))
-    with deferred_signals():  # the swap is never cut in half by Ctrl-C or SIGTERM
+    with deferred_signals():  # the swap (and removing the old output) is never cut in half by Ctrl-C or SIGTERM
         if os.path.lexists(path):
             if snapshot is None:
                 problem = replace_problem(path, command)
@@ -111,7 +111,7 @@ def publish(staging: Path, path: Path, command: str, given: str, *, carried: Ite
         except BaseException:
             trash.rename(path)
             raise
-    shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _untouched(staging: Path, snapshot: dict[str, int]) -> list[str]:
@@ -134,13 +134,17 @@ def output_directory(out: str | Path, command: str, *, inputs: Iterable[str | Pa
     mode = "rewrite" if rewrite else "replace"
     path = check_out(out, command, inputs=inputs, mode=mode, legacy=legacy, what=what)
     existed = os.path.lexists(path)
-    created = make_parents(path.parent, given)
+    created: list[Path] = []
+    staging: Path | None = None
     published = False
-    try:
+    try:  # signals are deferred while a directory is made, so none is made without being cleaned up
+        with deferred_signals():
+            created = make_parents(path.parent, given)
         with OutputLock(path):
             check_out(out, command, inputs=inputs, mode=mode, legacy=legacy, what=what)  # now nobody else writes it
-            staging = new_staging(path, given)
             try:
+                with deferred_signals():
+                    staging = new_staging(path, given)
                 carried, snapshot, marker = (), None, None
                 if rewrite:
                     snapshot = {e.name: e.stat(follow_symlinks=False).st_mtime_ns for e in os.scandir(path)}
@@ -150,11 +154,14 @@ def output_directory(out: str | Path, command: str, *, inputs: Iterable[str | Pa
                 yield staging
                 if rewrite and marker is None:  # legacy: only what this command rewrote is known to be p2psim's
                     carried = _untouched(staging, snapshot)
-                publish(staging, path, command, given, carried=carried,
-                        snapshot=None if snapshot is None else set(snapshot), what=what)
-                published = True
+                try:
+                    publish(staging, path, command, given, carried=carried,
+                            snapshot=None if snapshot is None else set(snapshot), what=what)
+                finally:  # a signal deferred during the swap is raised once it is done
+                    published = not os.path.lexists(staging)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
     except BaseException as exc:
         if published:
             exc.add_note(f"the output in {given} was complete and is kept")
@@ -189,20 +196,22 @@ def owned_directory(out: str | Path, command: str, *, inputs: Iterable[str | Pat
     if must_exist and not path.is_dir():
         raise OutputError(f"{given!r} does not exist, so there is nothing to resume; start a new {command} "
                           "without --resume")
-    created_parents = make_parents(path.parent, given)
+    created_parents: list[Path] = []
     try:
+        with deferred_signals():
+            created_parents = make_parents(path.parent, given)
         with OutputLock(path):
             check_out(out, command, inputs=inputs, mode="continue", legacy=legacy)
-            created = not os.path.lexists(path)
-            if created:
-                path.mkdir()
-            if read_marker(path) is None:
-                write_marker(path, command, INCREMENTAL.get(command, ()))
-            owned = OwnedOutput(path, created)
+            owned = OwnedOutput(path, created=not os.path.lexists(path))
             try:
+                with deferred_signals():  # never an unmarked directory of ours
+                    if owned.created:
+                        path.mkdir()
+                    if read_marker(path) is None:
+                        write_marker(path, command, INCREMENTAL.get(command, ()))
                 yield owned
             except BaseException:
-                if created and not owned.worth_keeping():
+                if owned.created and not owned.worth_keeping():
                     shutil.rmtree(path, ignore_errors=True)
                 raise
     except BaseException:

@@ -46,8 +46,8 @@ def write_directory_atomic(target: Path, fill: Callable[[Path], None]) -> None:
     """Call ``fill(staging)`` on a hidden sibling of ``target``, then swap it into place."""
     staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     try:
+        staging.mkdir(parents=True)
         fill(staging)
         with deferred_signals():
             if target.exists():
