@@ -267,3 +267,23 @@ def test_signals_unwind_raises_for_both_and_keeps_an_inherited_ignore():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_a_library_turned_into_another_exception_still_exits_as_the_interrupt(monkeypatch, capsys):
+    import signal
+
+    from p2psim import cli
+
+    def interrupted_import(argv):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt as exc:  # what pybind does when a module is interrupted while it initialises
+            raise ImportError("generic_type: type 'ObjSense' is already registered!") from exc
+        return 0
+
+    monkeypatch.setitem(cli.SUBCOMMANDS, "interrupted-import", interrupted_import)
+    assert cli.main(["interrupted-import"]) == 143
+    assert capsys.readouterr().err == "p2psim: terminated (SIGTERM); nothing was written\n"
+    monkeypatch.setitem(cli.SUBCOMMANDS, "plain-bug", lambda argv: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # without a signal, a bug is still a bug (a traceback)
+        cli.main(["plain-bug"])
