@@ -19,7 +19,9 @@ keeps LPs on HiGHS (as fast on these sizes, with no licence start-up) and hands 
 the binary repair to Gurobi (measured: 0.08-0.14 s against 0.46-0.98 s for HiGHS).
 Statuses are mapped onto :data:`STATUSES`. A solve that hits its time limit returns its incumbent
 flagged ``time_limit`` (with the gap) when ``options.on_time_limit == "incumbent"`` and raises
-:class:`~p2psim.errors.ClearingError` otherwise.
+:class:`~p2psim.errors.ClearingError` otherwise. A solve stopped by Ctrl-C or SIGTERM (status
+``interrupted``; Gurobi catches SIGINT itself) is never used: ``solve`` raises the signal's
+``KeyboardInterrupt`` (:mod:`p2psim.interrupts`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from p2psim.markets.base import SolverOptions, SolverRecord
 
 from p2psim.errors import ClearingError
 
-STATUSES = ("optimal", "infeasible", "unbounded", "infeasible_or_unbounded", "time_limit", "error")
+STATUSES = ("optimal", "infeasible", "unbounded", "infeasible_or_unbounded", "time_limit", "interrupted", "error")
 INF = np.inf
 
 
@@ -204,7 +206,7 @@ def pass_model(h, lp: LinearProgram) -> None:
 _HIGHS_STATUS = {
     "kOptimal": "optimal", "kInfeasible": "infeasible", "kUnbounded": "unbounded",
     "kUnboundedOrInfeasible": "infeasible_or_unbounded", "kTimeLimit": "time_limit",
-    "kIterationLimit": "time_limit", "kInterrupt": "time_limit", "kSolutionLimit": "time_limit",
+    "kIterationLimit": "time_limit", "kInterrupt": "interrupted", "kSolutionLimit": "time_limit",
 }
 
 
@@ -261,6 +263,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
     Raises:
         ClearingError: On a time limit without an incumbent, or with one when
             ``options.on_time_limit == "fail"``.
+        KeyboardInterrupt: When a signal stopped the solve (status ``interrupted``).
     """
     from p2psim.markets._lp_gurobi import gurobi_problem, solve_gurobi
 
@@ -284,6 +287,13 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
         solve_time_s=result.solve_time_s, build_time_s=build_time_s, n_variables=lp.n_cols,
         n_constraints=lp.n_rows, n_binaries=lp.n_integers, path=path, note=note,
     )
+    if result.status == "interrupted":  # Ctrl-C or SIGTERM during the solve: never a clearing
+        from p2psim.interrupts import interrupted_by_signal
+
+        stop = interrupted_by_signal()
+        stop.add_note(f"{label}: the {result.backend} solve was interrupted after {result.solve_time_s:.1f} s "
+                      "(status interrupted) and its partial solution discarded")
+        raise stop
     if result.status == "time_limit":
         if not result.has_solution or result.x is None:
             raise ClearingError(f"{label}: the solver hit its time limit of {options.time_limit_s} s "

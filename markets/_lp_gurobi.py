@@ -8,6 +8,8 @@ passes the check but is still refused (error 10010) also falls back to HiGHS.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from functools import cache
 
@@ -17,7 +19,30 @@ from p2psim.markets.base import SolverOptions
 
 SIZE_LIMIT = 2000
 _STATUS = {2: "optimal", 3: "infeasible", 4: "infeasible_or_unbounded", 5: "unbounded", 7: "time_limit",
-           8: "time_limit", 9: "time_limit", 10: "time_limit", 11: "time_limit"}
+           8: "time_limit", 9: "time_limit", 10: "time_limit", 11: "interrupted"}
+"""Gurobi status codes (GRB.OPTIMAL = 2, ..., GRB.INTERRUPTED = 11: Ctrl-C, or a signal handled in the callback)."""
+
+
+def _let_python_handle_signals(model, where) -> None:
+    """Optimize callback: running Python code here lets a pending SIGTERM handler run during the solve.
+
+    gurobipy swallows the exception the handler raises and stops the solve with status INTERRUPTED,
+    which :func:`p2psim.markets._lp.solve` turns back into the signal's exception.
+    """
+
+
+def _reinstall_python_sigint_handler() -> None:
+    """Give SIGINT back to Python exactly as it was before ``optimize``.
+
+    Gurobi swaps in its own SIGINT handler during ``optimize`` and, restoring Python's, leaves it
+    with SA_RESTART: a Ctrl-C would then no longer interrupt a wait on a lock (a process pool's
+    results, for example) until that wait ended on its own. Setting the handler again through
+    ``signal.signal`` restores Python's interrupting registration.
+    """
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(signal.SIGINT)
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
 
 
 @cache
@@ -85,7 +110,10 @@ def solve_gurobi(lp: LinearProgram, options: SolverOptions, start: np.ndarray | 
                     groups.append((mask, model.addMConstr(a[mask], x, sense, rhs[mask])))
             model.setObjective(lp.c @ x + lp.offset, GRB.MINIMIZE)
             start = time.perf_counter()
-            model.optimize()
+            try:
+                model.optimize(_let_python_handle_signals)
+            finally:
+                _reinstall_python_sigint_handler()
             elapsed = time.perf_counter() - start
             status = _STATUS.get(model.Status, "error")
             result = LPResult(None, float("nan"), status, 0.0, elapsed, "gurobi")

@@ -22,13 +22,16 @@ prices must still balance the pool's money in every interval.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 from p2psim.markets.book import OrderBook
 
 from p2psim.feeder import Feeder
+from p2psim.units import is_quantity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,15 +160,67 @@ class Clearing:
         return self.charge_kw[owner], self.discharge_kw[owner], self.soc_kwh[owner]
 
 
+SOLVER_BACKENDS = ("auto", "highs", "gurobi")
+"""Values of :attr:`SolverOptions.backend`."""
+
+
+@dataclass(frozen=True)
+class MarketOption:
+    """One rule-specific option (``Study.market_options``): what it means and how its value is checked."""
+
+    meaning: str
+    """What the option does and the values it takes."""
+    check: Callable[[Any, int], str | None]
+    """``check(value, intervals_per_day)``: None when the value is valid, else what is expected."""
+
+
+def _voltage_band(value: Any, _: int) -> str | None:
+    ok = value is None or (isinstance(value, tuple | list) and len(value) == 2 and all(map(is_quantity, value))
+                           and 0 < value[0] < value[1])
+    return None if ok else "None or (v_min, v_max) in per unit with 0 < v_min < v_max, e.g. (0.95, 1.05)"
+
+
+def _positive(value: Any, _: int) -> str | None:
+    return None if is_quantity(value) and value > 0 else "a positive number, e.g. 1.0"
+
+
+def _extra_constraints(value: Any, _: int) -> str | None:
+    from p2psim.markets.hooks import as_hooks
+
+    from p2psim.errors import StudyError
+
+    try:
+        as_hooks(value)
+    except StudyError as exc:
+        return f"ConstraintHook(...) entries or 'package.module:function' strings ({exc})"
+    return None
+
+
+FEEDER_OPTIONS = {
+    "voltage_band_pu": MarketOption("LinDistFlow voltage band (v_min, v_max) enforced by the feeder model of "
+                                    "optimising rules and of the allocation game (None: no band)", _voltage_band),
+    "root_voltage_pu": MarketOption("voltage of the transformer bus in per unit when a band is enforced (1.0)",
+                                    _positive),
+    "extra_constraints": MarketOption("extra constraint hooks (p2psim.markets.hooks.ConstraintHook) added to the "
+                                      "day model of optimising rules and of the allocation game", _extra_constraints),
+}
+"""Options every built-in rule accepts: the day model of the allocation game reads them too."""
+NO_OPTIONS: Mapping[str, MarketOption] = MappingProxyType({})
+"""``known_options`` of a rule without options of its own."""
+
+
 class Market:
     """Base class of clearing rules. Subclasses set ``name`` and implement :meth:`clear`.
 
     ``promises_individual_rationality`` says whether the rule guarantees that no participant's
     energy cost exceeds its grid-only cost under the same battery rule (tested by check_market).
+    ``known_options`` declares the rule's ``market_options`` (name -> :class:`MarketOption`), checked
+    when the study loads; ``None`` (the default for rules registered by others) accepts any option.
     """
 
     name: ClassVar[str] = ""
     promises_individual_rationality: ClassVar[bool] = False
+    known_options: ClassVar[Mapping[str, MarketOption] | None] = None
 
     def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
         """Clear one day. Must be pure: same book, context and rng state, same clearing."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 from p2psim.markets._selfconsumption import pool_clearing, self_consumption, split_pool
-from p2psim.markets.base import Clearing, ClearingContext, Market
+from p2psim.markets.base import NO_OPTIONS, Clearing, ClearingContext, Market
 from p2psim.markets.book import OrderBook
 
 
@@ -57,6 +57,7 @@ class UniformDoubleAuction(Market):
 
     name = "double_auction_v1"
     promises_individual_rationality = True
+    known_options = NO_OPTIONS  # only the feeder options every rule accepts (base.FEEDER_OPTIONS)
 
     def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
         """Clear one day interval by interval."""

@@ -76,7 +76,7 @@ import numpy as np
 from p2psim.markets._community_lp import DayModel, build_day_model
 from p2psim.markets._eqwm_program import eqwm_program, pool_duals
 from p2psim.markets._exactness import solve_exact
-from p2psim.markets.base import Clearing, ClearingContext, Market
+from p2psim.markets.base import Clearing, ClearingContext, Market, MarketOption
 from p2psim.markets.book import OrderBook
 from p2psim.markets.grid_only import StandAlone, standalone_clearing, standalone_optimum
 
@@ -102,11 +102,38 @@ def peak_shares(standalone_peak_kw: np.ndarray, book: OrderBook) -> np.ndarray:
     return np.full(book.n_participants, 1.0 / max(book.n_participants, 1))
 
 
+def _price_option(value, intervals_per_day: int) -> str | None:
+    if value is None:
+        return None
+    try:
+        prices = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        prices = np.array([np.nan])
+    if prices.ndim <= 1 and prices.size in (1, intervals_per_day) and np.all(np.isfinite(prices)) and np.all(
+            prices >= 0):
+        return None
+    return f"None, one price >= 0 per kWh, or {intervals_per_day} of them (one per interval of the day)"
+
+
+def _choice(*allowed):
+    return lambda value, _: None if value in allowed else "one of " + ", ".join(map(repr, allowed))
+
+
+EQWM_OPTIONS = {
+    "p2p_price": MarketOption("pool price per kWh, one value or one per interval (default: mid-market rate)",
+                              _price_option),
+    "individual_rationality": MarketOption("True adds C_i <= B_i for everyone (default False)", _choice(True, False)),
+    "lp_algorithm": MarketOption("HiGHS algorithm of the continuous programs (default auto)",
+                                 _choice("auto", "simplex", "ipm", "pdlp")),
+}
+
+
 class EqWM(Market):
     """Equity-weighted welfare maximisation with a Rawlsian floor on the feeder (module docstring)."""
 
     name = "eqwm_v1"
     promises_individual_rationality = False  # weights may trade one member's saving for another's
+    known_options = EQWM_OPTIONS  # plus base.FEEDER_OPTIONS
 
     def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
         """Clear one day; raise ClearingError (exit status 3) with a diagnosis if it is infeasible."""

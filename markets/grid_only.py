@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from p2psim.markets._community_lp import DayModel, build_day_model
 from p2psim.markets._exactness import solve_exact
-from p2psim.markets.base import Clearing, ClearingContext, Market, SolverRecord
+from p2psim.markets.base import NO_OPTIONS, Clearing, ClearingContext, Market, SolverRecord
 from p2psim.markets.book import OrderBook
 
 from p2psim.errors import ClearingError
@@ -100,6 +100,7 @@ class GridOnly(Market):
 
     name = "grid_only_v1"
     promises_individual_rationality = True
+    known_options = NO_OPTIONS  # only the feeder options every rule accepts (base.FEEDER_OPTIONS)
 
     def clear(self, book: OrderBook, context: ClearingContext) -> Clearing:
         """Clear one day (see module docstring)."""

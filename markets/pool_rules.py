@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 from p2psim.markets._selfconsumption import pool_clearing, self_consumption, split_pool
-from p2psim.markets.base import Clearing, ClearingContext, Market
+from p2psim.markets.base import NO_OPTIONS, Clearing, ClearingContext, Market
 from p2psim.markets.book import OrderBook
 
 
 class PoolRule(Market):
     """Self-consumption dispatch, pro-rata pool matching, and a rule-specific pool price."""
+
+    known_options = NO_OPTIONS  # only the feeder options every rule accepts (base.FEEDER_OPTIONS)
 
     def pool_price(self, book: OrderBook, demand_kw: np.ndarray, supply_kw: np.ndarray) -> np.ndarray:
         """Pool price per interval (T) from the total net demand and supply."""

@@ -30,6 +30,10 @@ class ScenarioError(P2PSimError, ValueError):
         super().__init__(f"the scenario has {len(self.problems)} problem(s):\n{lines}")
 
 
+class OutputError(P2PSimError, ValueError):
+    """An output path cannot be used as asked (it holds what p2psim did not write, or another run holds it)."""
+
+
 class OrderError(P2PSimError, ValueError):
     """An order or action lies outside what the participant (or space) allows."""
 
@@ -63,6 +67,11 @@ class InvariantError(P2PSimError, AssertionError):
 
 class GameError(P2PSimError, ValueError):
     """A cooperative game or allocation request is malformed (players, weights, value function)."""
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: text quoted, numbers plain (``-1.0``, never ``np.float64(-1.0)``)."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,36 +211,30 @@ def explanation_stage(result):
     return write
 
 
-def rewrite_in_place(directory: Path, exp: Explanation) -> None:
-    """Copy the run to a staging sibling, write the explanation and report there, swap it into place."""
+def rewrite_explanation(staging: Path, exp: Explanation) -> None:
+    """In ``staging`` (a copy of the run): replace the explain files, the summary's R^2 and the report."""
     from p2psim.report import load_sections, rewrite_report
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        shutil.copytree(directory, staging, dirs_exist_ok=True)
-        for old in [*staging.glob("explain_*.png"), *(staging / f for f in EXPLAIN_FILES)]:
-            old.unlink(missing_ok=True)
-        sections = [s for s in load_sections(staging) if s[0] != SECTION_TITLE]
-        sections.append(write_explanation(exp, staging))
-        summary_path = staging / "summary.json"
-        if summary_path.exists():
-            summary = json.loads(summary_path.read_text())
-            r2 = float(exp.primary.r2_heldout)
-            summary["explain_r2_heldout"] = r2 if r2 == r2 else None  # JSON has no NaN
-            summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
-        rewrite_report(staging, sections)
-        trash = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-        directory.rename(trash)
-        staging.rename(directory)
-        shutil.rmtree(trash, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    for old in [*staging.glob("explain_*.png"), *(staging / f for f in EXPLAIN_FILES)]:
+        old.unlink(missing_ok=True)
+    sections = [s for s in load_sections(staging) if s[0] != SECTION_TITLE]
+    sections.append(write_explanation(exp, staging))
+    summary_path = staging / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    r2 = float(exp.primary.r2_heldout)
+    summary["explain_r2_heldout"] = r2 if r2 == r2 else None  # JSON has no NaN
+    summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    rewrite_report(staging, sections)
 
 
 @subcommand("explain")
 def explain_command(argv: list[str]) -> int:
-    """``python -m p2psim explain RUN_DIR``: re-explain a finished run without re-running it."""
+    """Re-explain a finished run directory in place (who gains and why), without re-running it."""
+    from p2psim.cli import check_seed_option
+    from p2psim.explain_features import RUN_TABLES, check_run_files
+    from p2psim.outputs import legacy_run
+    from p2psim.staging import output_directory
+
     parser = argparse.ArgumentParser(prog="python -m p2psim explain",
                                      description="Explain who gains and why in an existing run directory.")
     parser.add_argument("run_dir", help="a run directory written by python -m p2psim STUDY.py --out RUN_DIR")
@@ -252,17 +243,17 @@ def explain_command(argv: list[str]) -> int:
                              "weighted_shapley needs allocations)")
     parser.add_argument("--seed", type=int, default=None, help="surrogate seed (default: the run's seed)")
     args = parser.parse_args(argv)
+    check_seed_option(args.seed)
     directory = Path(args.run_dir)
-    if not directory.is_dir():
-        raise ExplanationInputError(f"run directory {str(directory)!r} does not exist; write one first: "
-                                    "python -m p2psim STUDY.py --out RUN_DIR")
-    data = RunData.from_directory(directory)
-    targets = args.target or ["weighted_shapley", "market", "normalised"]
-    if data.allocation_daily is None and "weighted_shapley" in targets:
-        raise ExplanationInputError(f"{directory} has no allocation_daily.parquet; {RUN_ALLOCATION_FIRST}")
-    seed = args.seed if args.seed is not None else _run_seed(directory)
-    exp = explain(data, targets, seed=seed)
-    rewrite_in_place(directory.resolve(), exp)
+    with output_directory(directory, "run", rewrite=True, legacy=legacy_run, what="RUN_DIR") as staging:
+        check_run_files(directory, (*RUN_TABLES, "summary.json"))
+        data = RunData.from_directory(directory)
+        targets = args.target or ["weighted_shapley", "market", "normalised"]
+        if data.allocation_daily is None and "weighted_shapley" in targets:
+            raise ExplanationInputError(f"{directory} has no allocation_daily.parquet; {RUN_ALLOCATION_FIRST}")
+        seed = args.seed if args.seed is not None else _run_seed(directory)
+        exp = explain(data, targets, seed=seed)
+        rewrite_explanation(staging, exp)
     print(f"explained {directory} in {exp.seconds:.1f} s; report rewritten", file=sys.stderr)
     for row in exp.fidelity().itertuples():
         print(f"  {row.kind:11s} {row.target:28s} held-out R^2 {row.r2_heldout:6.3f}  MAE {row.mae_heldout:.4f}")
@@ -270,4 +261,5 @@ def explain_command(argv: list[str]) -> int:
 
 
 def _run_seed(directory: Path) -> int:
-    return int(json.loads((directory / "run.json").read_text()).get("seed", 0))
+    seed = json.loads((directory / "run.json").read_text()).get("seed", 0)
+    return seed if isinstance(seed, int) and 0 <= seed < 2**32 else 0

@@ -64,6 +64,28 @@ class ExplanationInputError(P2PSimError, ValueError):
     """An explanation was asked of a run that lacks what it needs (allocations, enough days)."""
 
 
+RUN_TABLES = ("participants.parquet", "dispatch.parquet", "bills.parquet", "run.json")
+
+
+def check_run_files(directory: Path, required: tuple[str, ...] = RUN_TABLES) -> None:
+    """ExplanationInputError naming the first missing ``required`` file or damaged JSON/Parquet file."""
+    import pyarrow.parquet as pq
+
+    rerun = f"write the run again: python -m p2psim STUDY.py --out {directory}"
+    missing = [f for f in required if not (directory / f).is_file()]
+    if missing:
+        raise ExplanationInputError(f"{directory} is not a complete run directory (missing {', '.join(missing)}); "
+                                    f"{rerun}")
+    for path in sorted(directory.iterdir()):
+        if path.suffix not in (".json", ".parquet") or not path.is_file():
+            continue
+        try:
+            json.loads(path.read_text()) if path.suffix == ".json" else pq.read_table(path)
+        except Exception as exc:  # any reader error means the file is damaged; name it, never a traceback
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise ExplanationInputError(f"{path} is damaged or truncated ({reason}); {rerun}") from None
+
+
 @dataclass
 class RunData:
     """The tables of one finished run that the explanations read."""
@@ -95,12 +117,7 @@ class RunData:
     def from_directory(cls, directory: str | Path) -> RunData:
         """The tables of a run directory written by :func:`p2psim.runner.write_run`."""
         directory = Path(directory)
-        missing = [f for f in ("participants.parquet", "dispatch.parquet", "bills.parquet", "run.json")
-                   if not (directory / f).exists()]
-        if missing:
-            raise ExplanationInputError(
-                f"{directory} is not a run directory (missing {', '.join(missing)}); write one first: "
-                "python -m p2psim STUDY.py --out DIRECTORY")
+        check_run_files(directory)
         run = json.loads((directory / "run.json").read_text())
         settings: dict[str, Any] = run.get("settings", {})
         minutes = settings.get("interval_minutes")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from p2psim.metrics import summarise
+from p2psim.outputs import write_marker
 
 CLASSES = ("low", "middle", "high")
 INCOME = {"low": 18_000.0, "middle": 42_000.0, "high": 85_000.0}
@@ -96,6 +97,7 @@ def synthetic_run(directory: str | Path, *, driver: str = "distance_km", days: i
     (directory / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     if report:
         rewrite_report(directory, [])
+    write_marker(directory, "run", [p.name for p in directory.iterdir()])
     return directory
 
 

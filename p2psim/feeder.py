@@ -16,6 +16,8 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from p2psim.units import is_quantity
+
 
 @dataclass(frozen=True, kw_only=True)
 class LineSpec:
@@ -60,7 +62,7 @@ class Feeder:
             out.append("feeder.buses has duplicates; give every bus a unique id")
         if self.root_bus not in known:
             out.append(f"feeder.root_bus={self.root_bus!r} is not in feeder.buses; add it or fix the id")
-        if not self.transformer_limit_kw > 0:
+        if not (is_quantity(self.transformer_limit_kw) and self.transformer_limit_kw > 0):
             out.append(
                 f"feeder.transformer_limit_kw={self.transformer_limit_kw} must be positive; "
                 "use the transformer rating in kW"
@@ -69,7 +71,7 @@ class Feeder:
             for end in (line.from_bus, line.to_bus):
                 if end not in known:
                     out.append(f"line {line.id!r} ends at unknown bus {end!r}; add it to feeder.buses")
-            if not line.rating_kw > 0:
+            if not (is_quantity(line.rating_kw) and line.rating_kw > 0):
                 out.append(f"line {line.id!r} has rating_kw={line.rating_kw}; ratings must be positive")
         if not out:
             graph = self.graph

@@ -1,4 +1,9 @@
-"""Fan-out on a Ray cluster, started by the project on loopback when no address is given.
+"""Fan-out across local processes, or on a Ray cluster started by the project on loopback.
+
+``process_map(func, items, workers)`` runs ``func`` on every item in a forkserver process pool and
+returns results in order; interrupted (Ctrl-C, SIGTERM) or failing, it cancels the queued items and
+stops the workers at once instead of letting them finish (the workers ignore Ctrl-C, which reaches
+the whole process group: the parent stops them).
 
 ``ray_map(func, items)`` runs ``func`` on every item as Ray tasks and returns results in order.
 Without ``address`` a local single-node cluster is started on 127.0.0.1 with the dashboard off and
@@ -13,6 +18,29 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from p2psim.errors import StudyError
+
+
+def process_map(func: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    """Run ``func(item)`` for every item on ``workers`` local processes; results in input order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from p2psim.interrupts import ignore_sigint
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=ignore_sigint)
+    try:
+        futures = [pool.submit(func, item) for item in items]  # not pool.map: it cancels them when interrupted
+        results = [future.result() for future in futures]
+    except BaseException:
+        # no public way to stop the workers before Python 3.14 (terminate_workers); stopped, they break the
+        # pool, which fails the queued items (had they been cancelled, CPython 3.11 would raise in that step)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False)
+        raise
+    pool.shutdown()
+    return results
 
 
 def ensure_ray(workers: int, address: str | None = None):

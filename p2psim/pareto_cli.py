@@ -10,6 +10,7 @@ minimum over days and participants) and the mean daily Gini. Written atomically 
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from p2psim.cli import add_study_arguments, default_out, progress_bar, study_from_args, subcommand
 from p2psim.errors import StudyError
-from p2psim.outputs import staging_directory
+from p2psim.staging import output_directory
 
 
 def parse_lambdas(text: str) -> tuple[float, ...]:
@@ -26,8 +27,8 @@ def parse_lambdas(text: str) -> tuple[float, ...]:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise StudyError(f"--lambdas {text!r}: expected comma-separated numbers such as 0,0.3,1,3") from None
-    if not values or any(v < 0 for v in values):
-        raise StudyError(f"--lambdas {text!r}: Rawlsian weights must be >= 0")
+    if not values or any(not (math.isfinite(v) and v >= 0) for v in values):
+        raise StudyError(f"--lambdas {text!r}: Rawlsian weights must be finite numbers >= 0, e.g. 0,0.3,1,3")
     return values
 
 
@@ -82,8 +83,8 @@ def pareto_command(argv: list[str]) -> int:
     lambdas = parse_lambdas(args.lambdas)
     study = study_from_args(args)
     out = Path(args.out) if args.out else default_out(study, prefix="pareto-")
-    front = study_front(study, lambdas)
-    with staging_directory(out) as staging:
+    with output_directory(out, "pareto", inputs=[args.study]) as staging:
+        front = study_front(study, lambdas)
         front.to_parquet(staging / "pareto.parquet", index=False)
         plot_pareto(front, staging / "pareto.png")
         lines = [

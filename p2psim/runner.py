@@ -23,9 +23,9 @@ from p2psim.data.community import build_scenario
 from p2psim.markets import make_market, resolve_market_name
 from p2psim.metrics import summarise
 from p2psim.model import CommunityModel, DayHook, RunOptions
-from p2psim.outputs import staging_directory
 from p2psim.scenario import Scenario
-from p2psim.study import Study, check_study
+from p2psim.study import Study
+from p2psim.study_checks import check_study
 
 VERSIONED_PACKAGES = ("p2psim", "numpy", "scipy", "pandas", "highspy", "mesa", "simpy", "networkx", "simbench")
 
@@ -45,10 +45,20 @@ class RunResult:
     solver_records: list[dict[str, Any]]
     day_results: list[dict[str, Any]]
     timings_s: dict[str, float]
+    """Seconds per stage in order, and ``total_s``: from the start of the run to the last stamp
+    (:meth:`stamp_total`), so it is never less than the sum of the stages."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Later stages (allocation, coordinator, explanations) add their tables here."""
     devices: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per (device, day, interval) in runs with devices (written as devices.parquet)."""
+    started_s: float = field(default_factory=time.perf_counter)
+    """``time.perf_counter()`` when the run started."""
+
+    def stamp_total(self) -> float:
+        """Set ``timings_s["total_s"]`` to the time since the run started (kept as the last entry)."""
+        self.timings_s.pop("total_s", None)
+        self.timings_s["total_s"] = time.perf_counter() - self.started_s
+        return self.timings_s["total_s"]
 
 
 def participant_table(scenario: Scenario) -> pd.DataFrame:
@@ -117,8 +127,10 @@ def run(
         day_hooks=(*coordinator, *day_hooks),
     )
     tick = time.perf_counter()
+    timings["setup_s"] = tick - start - timings["build_scenario_s"]
     model.run(progress)
     timings["simulate_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
     participants = participant_table(scenario)
     participants["devices"] = device_kinds(model)
     dispatch, bills = model.ledger.dispatch, model.ledger.bills
@@ -133,8 +145,8 @@ def run(
     )
     records = model.ledger.solver_records
     summary["solve_time_s"] = float(sum(r.get("solve_time_s", 0.0) for r in records))
-    timings["total_s"] = time.perf_counter() - start
-    return RunResult(
+    timings["summarise_s"] = time.perf_counter() - tick
+    result = RunResult(
         study,
         scenario,
         summary,
@@ -148,7 +160,10 @@ def run(
         timings,
         extras={"coordinator_note": note} if note else {},
         devices=model.ledger.devices,
+        started_s=start,
     )
+    result.stamp_total()
+    return result
 
 
 def _jsonable(value: Any) -> Any:
@@ -191,7 +206,7 @@ def study_settings(study: Study) -> dict[str, Any]:
 
 
 def write_tables(result: RunResult, directory: Path) -> None:
-    """Write the run's Parquet tables, summary.json and run.json into ``directory``."""
+    """Write the run's Parquet tables and summary.json into ``directory``."""
     result.dispatch.to_parquet(directory / "dispatch.parquet", index=False)
     result.trades.to_parquet(directory / "trades.parquet", index=False)
     result.bills.to_parquet(directory / "bills.parquet", index=False)
@@ -202,6 +217,10 @@ def write_tables(result: RunResult, directory: Path) -> None:
     summary = dict(result.summary)
     summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")
     (directory / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
+
+
+def write_run_json(result: RunResult, directory: Path) -> None:
+    """Write run.json (settings, versions, solver calls, timings up to now) into ``directory``."""
     run_json = {
         "study": result.study.name,
         "seed": result.study.seed,
@@ -216,6 +235,27 @@ def write_tables(result: RunResult, directory: Path) -> None:
     (directory / "run.json").write_text(json.dumps(_jsonable(run_json), indent=2))
 
 
+def write_run_into(
+    result: RunResult,
+    directory: Path,
+    *,
+    report: bool = True,
+    writers: tuple[Callable[[RunResult, Path], None], ...] = (),
+) -> None:
+    """Write tables, stage outputs, report and (last, with the final timings) run.json into ``directory``."""
+    start = time.perf_counter()
+    write_tables(result, directory)
+    for writer in writers:
+        writer(result, directory)
+    if report:
+        from p2psim.report import write_report
+
+        write_report(result, directory)
+    result.timings_s["write_s"] = time.perf_counter() - start
+    result.stamp_total()
+    write_run_json(result, directory)
+
+
 def write_run(
     result: RunResult,
     out: str | Path,
@@ -223,14 +263,9 @@ def write_run(
     report: bool = True,
     writers: tuple[Callable[[RunResult, Path], None], ...] = (),
 ) -> Path:
-    """Write tables, summary, run metadata and report to ``out`` atomically; return the path."""
-    out = Path(out)
-    with staging_directory(out) as staging:
-        write_tables(result, staging)
-        for writer in writers:
-            writer(result, staging)
-        if report:
-            from p2psim.report import write_report
+    """Write the run directory ``out`` atomically (staged, see :mod:`p2psim.outputs`); return the path."""
+    from p2psim.staging import output_directory
 
-            write_report(result, staging)
-    return out
+    with output_directory(out, "run") as staging:
+        write_run_into(result, staging, report=report, writers=writers)
+    return Path(out)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from p2psim.errors import ScenarioError
+from p2psim.errors import ScenarioError, shown
 from p2psim.feeder import Feeder
-from p2psim.units import interval_hours, intervals_per_day
+from p2psim.units import interval_hours, intervals_per_day, is_quantity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,12 +43,14 @@ class BatterySpec:
         out = []
         for name in ("capacity_kwh", "max_charge_kw", "max_discharge_kw"):
             value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
+            if not (is_quantity(value) and value >= 0):
                 out.append(f"{owner}: battery.{name}={value} must be finite and >= 0")
         for name in ("charge_efficiency", "discharge_efficiency"):
             value = getattr(self, name)
-            if not 0 < value <= 1:
+            if not (is_quantity(value) and 0 < value <= 1):
                 out.append(f"{owner}: battery.{name}={value} must lie in (0, 1]")
+        if not all(is_quantity(getattr(self, n)) for n in ("min_soc", "max_soc", "initial_soc")):
+            return [*out, f"{owner}: battery min_soc, max_soc and initial_soc must be numbers in [0, 1]"]
         if not 0 <= self.min_soc <= self.max_soc <= 1:
             out.append(
                 f"{owner}: battery SoC window min_soc={self.min_soc}, max_soc={self.max_soc} must "
@@ -106,11 +108,15 @@ class ParticipantSpec:
             elif np.any(values < 0):
                 bad = int(np.flatnonzero(values < 0)[0])
                 out.append(f"{who}: {name}[{bad}]={values[bad]} is negative; profiles are >= 0")
-        if not 0 <= self.flexible_share <= 1:
+        if not (is_quantity(self.flexible_share) and 0 <= self.flexible_share <= 1):
             out.append(f"{who}: flexible_share={self.flexible_share} must lie in [0, 1]")
-        if not (np.isfinite(self.income_per_year) and self.income_per_year > 0):
+        if not (is_quantity(self.income_per_year) and self.income_per_year > 0):
             out.append(f"{who}: income_per_year={self.income_per_year} must be positive")
-        if self.battery is not None:
+        if not (is_quantity(self.pv_peak_kw) and self.pv_peak_kw >= 0):
+            out.append(f"{who}: pv_peak_kw={self.pv_peak_kw} must be >= 0")
+        if self.battery is not None and not isinstance(self.battery, BatterySpec):
+            out.append(f"{who}: battery={self.battery!r} must be a BatterySpec or None")
+        elif self.battery is not None:
             out.extend(self.battery.problems(who))
         return out
 
@@ -129,7 +135,8 @@ class Tariffs:
     """Retail tariffs around the community, with their source stated by the study."""
 
     import_price_per_kwh: tuple[float, ...]
-    """Time-of-use import (retail) price for each of the 24 hours of the day."""
+    """Time-of-use import (retail) price for each of the 24 hours of the day; a single number is a flat
+    tariff (stored as 24 equal prices)."""
     export_price_per_kwh: float
     """Feed-in tariff paid for energy exported to the grid."""
     p2p_fee_per_kwh: float = 0.0
@@ -139,24 +146,35 @@ class Tariffs:
     currency: str = "EUR"
     """Currency of every price and bill."""
 
+    def __post_init__(self) -> None:
+        price = self.import_price_per_kwh
+        if isinstance(price, int | float | np.integer | np.floating) and not isinstance(price, bool):
+            object.__setattr__(self, "import_price_per_kwh", (float(price),) * 24)
+
     def problems(self) -> list[str]:
         """Return every problem of the tariffs."""
         out = []
-        prices = np.asarray(self.import_price_per_kwh, dtype=float)
+        for name in ("export_price_per_kwh", "p2p_fee_per_kwh", "peak_price_per_kw"):
+            value = getattr(self, name)
+            if not (is_quantity(value) and value >= 0):
+                out.append(f"tariffs.{name}={shown(value)} must be finite and >= 0")
+        try:
+            prices = np.asarray(self.import_price_per_kwh, dtype=float)
+        except (TypeError, ValueError):
+            prices = np.full(1, np.nan)
         if prices.shape != (24,) or not np.all(np.isfinite(prices)):
             out.append(
-                "tariffs.import_price_per_kwh must have 24 finite hourly prices; "
-                f"got {len(prices)} values (NaN marks hours no block covers)"
+                "tariffs.import_price_per_kwh must have 24 finite hourly prices, or one number for a flat tariff "
+                f"(e.g. --set tariffs.import_price_per_kwh=0.3); got {self.import_price_per_kwh!r:.80} "
+                "(NaN marks hours no time_of_use block covers)"
             )
-        elif np.any(prices <= self.export_price_per_kwh):
+        elif not out and np.any(prices <= self.export_price_per_kwh):
             out.append(
                 f"tariffs.import_price_per_kwh (min {prices.min()}) must exceed "
                 f"export_price_per_kwh={self.export_price_per_kwh} in every hour"
             )
-        for name in ("export_price_per_kwh", "p2p_fee_per_kwh", "peak_price_per_kw"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                out.append(f"tariffs.{name}={value} must be finite and >= 0")
+        if not (isinstance(self.currency, str) and self.currency.strip()):
+            out.append(f"tariffs.currency={self.currency!r} must be a currency code such as 'EUR'")
         return out
 
     def import_price_series(self, interval_minutes: int) -> np.ndarray:

@@ -48,4 +48,5 @@ def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:
         result.timings_s[f"{stage.__name__.strip('_')}_s"] = time.perf_counter() - start
         if writer is not None:
             writers.append(writer)
+    result.stamp_total()
     return tuple(writers)

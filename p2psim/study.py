@@ -18,8 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from p2psim.errors import StudyError, unknown_name
 from p2psim.feeder import Feeder
 from p2psim.markets.base import EquityOptions, SolverOptions
@@ -167,78 +165,39 @@ class DerivedStudy(Study):
         return partial(Study, **{**values, "community": plain}), ()
 
 
-def _community_problems(community: SimBenchCommunity | ExplicitCommunity) -> list[str]:
-    if not isinstance(community, SimBenchCommunity):
-        return []
-    out = []
-    shares = [s for _, s in community.class_shares]
-    if any(not (np.isfinite(s) and s >= 0) for s in shares) or abs(sum(shares) - 1.0) > 1e-9:
-        out.append(f"community.class_shares={community.class_shares} must be non-negative and sum to 1 "
-                   f"(they sum to {sum(shares):.4g}); adjust the shares")
-    for name in ("income_spread", "load_scale_sigma"):
-        value = getattr(community, name)
-        if not (np.isfinite(value) and value >= 0):
-            out.append(f"community.{name}={value} must be >= 0 (a log-normal sigma)")
-    for name in ("low_income_pv_share", "flexible_share"):
-        value = getattr(community, name)
-        if not 0 <= value <= 1:
-            out.append(f"community.{name}={value} must lie in [0, 1]")
-    if community.max_time_shift_intervals < 0:
-        out.append(f"community.max_time_shift_intervals={community.max_time_shift_intervals} must be >= 0")
-    if community.max_participants is not None and community.max_participants < 1:
-        out.append(f"community.max_participants={community.max_participants} must be >= 1 or None (all)")
-    return out
+def run_study_file(path: str | Path) -> dict[str, Any]:
+    """Execute a study file and return its namespace; errors name the file and the fix.
 
-
-def study_problems(study: Study) -> list[str]:
-    """Every problem of the study's run settings (the scenario is checked once built)."""
-    out = []
-    minutes = study.interval_minutes
-    if not (isinstance(minutes, int) and minutes > 0 and 1440 % minutes == 0):
-        out.append(f"interval_minutes={minutes} must be a positive divisor of 1440 (a day); use 15, 30 or 60")
-    elif isinstance(study.community, SimBenchCommunity) and minutes % 15:
-        out.append(f"interval_minutes={minutes} must be a multiple of 15 for SimBench's 15-minute profiles")
-    if not (isinstance(study.days, int) and study.days >= 1):
-        out.append(f"days={study.days} must be a whole number >= 1")
-    if not (isinstance(study.seed, int) and study.seed >= 0):
-        out.append(f"seed={study.seed} must be a whole number >= 0")
-    if not (np.isfinite(study.forecast_error) and study.forecast_error >= 0):
-        out.append(f"forecast_error={study.forecast_error} must be >= 0 (a relative standard deviation)")
-    if study.transformer_limit_kw is not None and not study.transformer_limit_kw > 0:
-        out.append(f"transformer_limit_kw={study.transformer_limit_kw} must be positive or None (the grid's rating)")
-    try:
-        dict(study.market_options)
-    except (TypeError, ValueError):
-        out.append(f"market_options={study.market_options!r} must be (name, value) pairs, e.g. (('p2p_price', 0.2),)")
-    return out + _community_problems(study.community)
-
-
-def check_study(study: Study) -> Study:
-    """Raise one StudyError listing every problem of ``study``; return it when valid."""
-    problems = study_problems(study)
-    if problems:
-        lines = "\n".join(f"  - {p}" for p in problems)
-        raise StudyError(f"the study {study.name!r} has {len(problems)} problem(s):\n{lines}")
-    return study
-
-
-def load_study(path: str | Path) -> Study:
-    """Load ``STUDY`` from a study file; errors name the file and the fix."""
+    A study file only defines ``STUDY``: an exception while it runs, or ``sys.exit`` (which would
+    otherwise end the command silently with nothing run), is a StudyError.
+    """
     path = Path(path)
     if not path.is_file():
         raise StudyError(f"study file {str(path)!r} does not exist; pass a path such as studies/rural.py")
     try:
-        namespace = runpy.run_path(str(path))
+        return runpy.run_path(str(path))
     except SyntaxError as exc:
         raise StudyError(f"study file {str(path)!r} has a syntax error at line {exc.lineno}: {exc.msg}") from None
+    except SystemExit as exc:
+        raise StudyError(f"study file {str(path)!r} called sys.exit({exc.code!r}) while loading; a study file "
+                         "must only define STUDY = Study(...)") from None
     except Exception as exc:
         raise StudyError(f"study file {str(path)!r} failed while loading: {type(exc).__name__}: {exc}") from None
+
+
+def study_of(namespace: dict[str, Any], path: str | Path) -> Study:
+    """The ``STUDY`` of an executed study file (StudyError when missing or not a Study)."""
     study = namespace.get("STUDY")
     if study is None:
         raise StudyError(f"study file {str(path)!r} defines no STUDY constant; add `STUDY = Study(...)`")
     if not isinstance(study, Study):
         raise StudyError(f"STUDY in {str(path)!r} is a {type(study).__name__}, expected p2psim.Study")
     return study
+
+
+def load_study(path: str | Path) -> Study:
+    """Load ``STUDY`` from a study file; errors name the file and the fix."""
+    return study_of(run_study_file(path), path)
 
 
 def _convert(text: str, current: Any, dotted: str) -> Any:

@@ -1,18 +1,23 @@
 """Parameter sweeps: studies x settings x seeds, one row per run, resumable, local or on Ray.
 
 ``python -m p2psim sweep STUDY.py [STUDY.py ...] --set a.b=v1,v2 [--set c=w1,w2] --seeds 0,1,2
---backend local|ray [--workers N] [--address ADDR] [--chunk N] --out DIR``
+--backend local|ray [--workers N] [--address ADDR] --out DIR``
 
 - The grid is the cartesian product of the studies, of every ``--set`` value list (in the order
   given) and of the seeds. Values are split on top-level commas, so tuples and quoted strings
   keep theirs: ``--set "class_weights=(('low', 2.0),),(('low', 1.0),)"``.
 - Each run writes one row (study, settings, seed, market, every summary metric, a few derived
-  equity figures, timings) to ``DIR/rows/<key>.json`` atomically, where ``key`` is a stable hash
-  of (resolved study path, settings, seed). A rerun skips every run whose row file exists, so an
-  interrupted sweep resumes where it stopped. Failed runs leave no row file and are retried.
-- All rows of the requested grid are gathered into ``DIR/sweep.parquet`` (grid order).
-- Runs are grouped into tasks of one study each (``--chunk`` caps a task's runs; by default about
-  eight tasks per worker), submitted longest first (estimated by days x participants).
+  equity figures, timings) to ``DIR/rows/<key>.json`` atomically as soon as it finishes, where
+  ``key`` is a stable hash of (SHA-256 of the study file's bytes, p2psim version, settings, seed).
+  A rerun skips every run whose row file exists, so an interrupted sweep resumes where it stopped;
+  an edited study file (or another p2psim version) gives new keys, so its runs run again. Files a
+  study reads besides its own (another study it loads, data) are not part of the key. Failed runs
+  leave no row file and are retried.
+- All rows of the requested grid are gathered into ``DIR/sweep.parquet`` (grid order). ``DIR`` is
+  new, empty or an earlier sweep's (:func:`p2psim.staging.owned_directory`), locked while the sweep runs.
+- Every study and settings combination is checked before any run (bad input exits 2 at once).
+- One run is one task, submitted longest first (estimated by days x participants x intervals).
+  Ctrl-C or SIGTERM stops the workers at once; every finished row stays.
 - ``--backend local`` runs a process pool (``forkserver`` context where available, else
   ``spawn``); ``--backend ray`` submits the same worker function to a Ray cluster: a local one on
   loopback when no ``--address`` is given, an existing one otherwise. Rows are identical across
@@ -22,8 +27,9 @@
   (the runner applies the study's ``coordinator_policy``; the row's ``coordinator`` column says
   which one ran).
 
-Exit status: 0 every run finished; 2 bad input (unknown ``--set`` field, malformed value list,
-unknown backend, Ray missing); 3 at least one run failed (the table still lists it, with its error).
+Exit status: 0 every run finished; 2 bad input (unknown ``--set`` field, malformed value list, a
+value a study field does not take, unknown backend, Ray missing); 3 at least one run failed (the
+table still lists it, with its error); 130/143 interrupted (the finished rows are kept).
 """
 
 from __future__ import annotations
@@ -35,24 +41,24 @@ import json
 import multiprocessing
 import os
 import re
-import runpy
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from p2psim.cli import subcommand
 from p2psim.errors import P2PSimError, StudyError, UnknownNameError
-from p2psim.outputs import write_text_atomic
-from p2psim.study import Study, apply_overrides
+from p2psim.interrupts import ignore_sigint
+from p2psim.outputs import p2psim_version, write_atomic, write_text_atomic
+from p2psim.staging import owned_directory
+from p2psim.study import Study, apply_overrides, run_study_file, study_of
+from p2psim.study_checks import check_study, seed_problem
 
 BACKENDS = ("local", "ray")
-ROW_VERSION = 2
-"""Bumped when the row layout changes (part of the row file, not of the key)."""
+ROW_VERSION = 3
+"""Bumped when the row layout changes (part of the row file, not of the key). 3: study_sha256, p2psim_version."""
 TIMING_PREFIX = "time_"
 """Row columns of wall-clock timings start with this prefix."""
 TIMING_COLUMNS = ("solve_time_s",)
@@ -82,12 +88,15 @@ class RunSpec:
     settings: tuple[tuple[str, str], ...]
     """``(dotted.field, value text)`` pairs applied with :func:`p2psim.study.apply_overrides`."""
     seed: int
+    study_sha256: str = ""
+    """SHA-256 of the study file's bytes when the grid was built (:func:`build_grid`)."""
 
     @property
     def key(self) -> str:
-        """Stable hash of (study path, settings, seed): the row file's name."""
-        text = json.dumps({"study": self.study_path, "settings": [list(s) for s in self.settings],
-                           "seed": self.seed}, sort_keys=True, separators=(",", ":"))
+        """Stable hash of (study content, p2psim version, settings, seed): the row file's name."""
+        text = json.dumps({"study_sha256": self.study_sha256, "p2psim": p2psim_version(),
+                           "settings": [list(s) for s in self.settings], "seed": self.seed},
+                          sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
@@ -165,8 +174,9 @@ def parse_seeds(text: str) -> list[int]:
             raise SweepError(
                 f"--seeds {text!r}: {item!r} is not a seed; write integers like 0,1,2 or a range 0-4"
             ) from None
-    if any(seed < 0 for seed in seeds):
-        raise SweepError(f"--seeds {text!r}: seeds must be >= 0")
+    bad = [p for p in (seed_problem(seed, "seed") for seed in seeds) if p]
+    if bad:
+        raise SweepError(f"--seeds {text!r}: {bad[0]}")
     return list(dict.fromkeys(seeds))
 
 
@@ -178,49 +188,50 @@ def build_grid(studies: Iterable[str | Path], settings: Sequence[tuple[str, list
     grid = []
     for path in studies:
         resolved = str(Path(path).resolve())
+        digest = study_digest(resolved)
         for combo in combos:
             for seed in seeds:
-                grid.append(RunSpec(resolved, tuple(zip(names, combo, strict=True)), int(seed)))
+                grid.append(RunSpec(resolved, tuple(zip(names, combo, strict=True)), int(seed), digest))
     return grid
+
+
+def study_digest(path: str | Path) -> str:
+    """SHA-256 of a study file's bytes (StudyError naming the file when it cannot be read)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise StudyError(f"study file {str(path)!r} cannot be read ({exc.strerror}); pass a path such as "
+                         "studies/rural.py") from None
 
 
 # ----------------------------------------------------------------------------------------------
 # one run (executed in worker processes; must stay importable and picklable)
 # ----------------------------------------------------------------------------------------------
 
-_NAMESPACES: dict[tuple[str, int, int], dict[str, Any]] = {}
-"""Per-process cache of executed study files, keyed by (path, mtime, size)."""
+_NAMESPACES: dict[tuple[str, str], dict[str, Any]] = {}
+"""Per-process cache of executed study files, keyed by (path, SHA-256 of the bytes)."""
 
 
-def _namespace(path: str) -> dict[str, Any]:
-    """Execute a study file once per process (errors name the file, as :func:`load_study` does)."""
-    file = Path(path)
-    if not file.is_file():
-        raise StudyError(f"study file {path!r} does not exist; pass a path such as studies/rural.py")
-    stat = file.stat()
-    cache_key = (path, stat.st_mtime_ns, stat.st_size)
-    if cache_key not in _NAMESPACES:
-        try:
-            namespace = runpy.run_path(path)
-        except SyntaxError as exc:
-            raise StudyError(f"study file {path!r} has a syntax error at line {exc.lineno}: {exc.msg}") from None
-        except Exception as exc:
-            raise StudyError(f"study file {path!r} failed while loading: {type(exc).__name__}: {exc}") from None
-        study = namespace.get("STUDY")
-        if not isinstance(study, Study):
-            raise StudyError(f"study file {path!r} must define STUDY = Study(...)")
-        _NAMESPACES[cache_key] = namespace
-    return _NAMESPACES[cache_key]
+def _namespace(path: str, digest: str = "") -> dict[str, Any]:
+    """Execute a study file once per process; with ``digest``, refuse a file edited since the grid was built."""
+    now = study_digest(path)
+    if digest and now != digest:
+        raise StudyError(f"study file {path!r} changed while the sweep was running; run the sweep again")
+    if (path, now) not in _NAMESPACES:
+        namespace = run_study_file(path)
+        study_of(namespace, path)
+        _NAMESPACES[(path, now)] = namespace
+    return _NAMESPACES[(path, now)]
 
 
 def prepare_study(spec: RunSpec) -> Study:
     """The study of one run: the file's STUDY, the overrides, the seed and the resolved market name."""
     from p2psim.markets import resolve_market_name
 
-    study = apply_overrides(_namespace(spec.study_path)["STUDY"], spec.overrides)
-    if study.days < 1:
-        raise StudyError(f"--set days={study.days}: the number of days must be >= 1")
-    return replace(study, seed=spec.seed, market=resolve_market_name(study.market))
+    study = apply_overrides(_namespace(spec.study_path, spec.study_sha256)["STUDY"], spec.overrides)
+    if not isinstance(study.market, str):
+        raise StudyError(f"market={study.market!r} must be a market name such as 'eqwm_v1'")
+    return check_study(replace(study, seed=spec.seed, market=resolve_market_name(study.market)))
 
 
 def run_row(result) -> dict[str, Any]:
@@ -260,24 +271,31 @@ def run_row(result) -> dict[str, Any]:
     return row
 
 
-def run_chunk(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
-    """Run several grid points in one worker (they share the study's cached SimBench data).
+def worker_init() -> None:
+    """Worker processes: Ctrl-C is the parent's to handle (it stops them), one BLAS/OpenMP thread each.
 
-    One BLAS/OpenMP thread per worker: the workers already use the cores, and threads inside each
-    would only oversubscribe them.
+    The workers already use the cores; threads inside each would only oversubscribe them.
     """
     from threadpoolctl import threadpool_limits
 
+    ignore_sigint()
+    threadpool_limits(1)
+
+
+def run_task(spec: RunSpec) -> dict[str, Any]:
+    """One run in a Ray worker (local pool workers run :func:`run_one` after :func:`worker_init`)."""
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(1):
-        return [run_one(spec) for spec in specs]
+        return run_one(spec)
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Run one grid point and return its row (never raises: failures become an error row)."""
     started, cpu = time.perf_counter(), time.process_time()
     row: dict[str, Any] = {
-        "key": spec.key, "study_path": spec.study_path, "settings": json.dumps(dict(spec.settings)),
-        "seed": spec.seed,
+        "key": spec.key, "study_path": spec.study_path, "study_sha256": spec.study_sha256,
+        "settings": json.dumps(dict(spec.settings)), "seed": spec.seed, "p2psim_version": p2psim_version(),
     }
     for name, value in spec.settings:
         row[f"set.{name}"] = value
@@ -344,14 +362,7 @@ def write_table(out: Path, rows: list[dict[str, Any]]) -> Path:
         if frame[column].dtype == object:
             frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
     target = out / "sweep.parquet"
-    handle, temp = tempfile.mkstemp(prefix=".sweep.", suffix=".parquet.tmp", dir=out)
-    os.close(handle)
-    try:
-        frame.to_parquet(temp, index=False)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, lambda temp: frame.to_parquet(temp, index=False))
     return target
 
 
@@ -365,45 +376,23 @@ def _pool_context():
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def chunks(specs: Sequence[RunSpec], workers: int, size: int | None = None,
-           cost: dict[str, float] | None = None) -> list[list[RunSpec]]:
-    """Group runs into tasks: the runs of one task share a study (its data loads once per task).
+def run_local(specs: Sequence[RunSpec], workers: int, done: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``specs`` (in order) on a pool of ``workers`` processes; call ``done(row)`` as each run finishes.
 
-    ``size`` caps the runs per task; by default there are about eight tasks per worker, small
-    enough to keep the workers balanced (SimBench grids load from p2psim's disk cache in
-    milliseconds, so loading a study again in another task costs little). Tasks are submitted
-    longest first by ``cost`` (estimated work per run key; default 1 per run): longest-processing-
-    time-first scheduling.
+    Interrupted (Ctrl-C, SIGTERM) or failing, the workers are terminated at once; the rows already
+    passed to ``done`` are kept by it.
     """
-    if size is None:
-        size = max(1, -(-len(specs) // (8 * workers)))
-    cost = cost or {}
-    groups: dict[str, list[RunSpec]] = {}
-    for spec in specs:
-        groups.setdefault(spec.study_path, []).append(spec)
-    out: list[list[RunSpec]] = []
-    for group in groups.values():
-        group = sorted(group, key=lambda spec: -cost.get(spec.key, 1.0))
-        parts = -(-len(group) // size)
-        step = -(-len(group) // parts)
-        out.extend(group[k : k + step] for k in range(0, len(group), step))
-    return sorted(out, key=lambda task: -sum(cost.get(spec.key, 1.0) for spec in task))
-
-
-def run_local(tasks: Sequence[Sequence[RunSpec]], workers: int, done: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``tasks`` on a process pool of ``workers`` processes; call ``done(row)`` for every row."""
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    pool = _pool_context().Pool(workers, initializer=worker_init)
     try:
-        pending = {pool.submit(run_chunk, list(task)) for task in tasks}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for row in future.result():
-                    done(row)
+        for row in pool.imap_unordered(run_one, specs, chunksize=1):
+            done(row)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)  # finished rows are already on disk
+        pool.terminate()
         raise
-    pool.shutdown()
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
 def ray_module():
@@ -415,9 +404,9 @@ def ray_module():
     return ray
 
 
-def run_ray(tasks: Sequence[Sequence[RunSpec]], workers: int, address: str | None,
+def run_ray(specs: Sequence[RunSpec], workers: int, address: str | None,
             done: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``tasks`` as Ray tasks (local loopback cluster, or the cluster at ``address``)."""
+    """Run ``specs`` as Ray tasks, one per run (local loopback cluster, or the cluster at ``address``)."""
     ray = ray_module()
     started_here = not ray.is_initialized()
     if started_here:
@@ -435,14 +424,18 @@ def run_ray(tasks: Sequence[Sequence[RunSpec]], workers: int, address: str | Non
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(address="local", include_dashboard=False, num_cpus=workers, _node_ip_address="127.0.0.1",
                      log_to_driver=False)
+    pending: list = []
     try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(run_chunk)
-        pending = [remote.remote(list(task)) for task in tasks]
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
+        pending = [remote.remote(spec) for spec in specs]
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             for ref in finished:
-                for row in ray.get(ref):
-                    done(row)
+                done(ray.get(ref))
+    except BaseException:
+        for ref in pending:  # stop the runs still queued or running at once
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started_here:
             ray.shutdown()
@@ -454,21 +447,17 @@ def run_ray(tasks: Sequence[Sequence[RunSpec]], workers: int, address: str | Non
 
 
 def validate_grid(grid: Sequence[RunSpec]) -> dict[str, float]:
-    """Load every study and apply every settings combination once, so bad input fails before any run.
+    """Load every study and check every settings combination once, so bad input fails before any run.
 
-    Returns a cost estimate per run key (days x participants), used to schedule long runs first.
+    Returns a cost estimate per run key (days x participants x intervals per day), used to run long
+    runs first.
     """
-    from p2psim.markets import resolve_market_name
-
     estimates: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     cost: dict[str, float] = {}
     for spec in grid:
         where = (spec.study_path, spec.settings)
         if where not in estimates:
-            study = apply_overrides(_namespace(spec.study_path)["STUDY"], spec.overrides)
-            if study.days < 1:
-                raise SweepError(f"--set days={study.days}: the number of days must be >= 1")
-            resolve_market_name(study.market)
+            study = prepare_study(spec)
             estimates[where] = study.days * _size(study) * 1440 / study.interval_minutes
         cost[spec.key] = estimates[where]
     return cost
@@ -488,43 +477,59 @@ def _size(study: Study) -> int:
     return min(loads, community.max_participants or loads)
 
 
+def _legacy_sweep(path: Path) -> bool:
+    """A sweep directory written before output markers existed (its rows have old keys and run again)."""
+    return set(os.listdir(path)) <= {"rows", "sweep.parquet"}
+
+
 def sweep(studies: Sequence[str | Path], settings: Sequence[tuple[str, list[str]]], seeds: Sequence[int], *,
           out: str | Path, backend: str = "local", workers: int = 1, address: str | None = None,
-          chunk: int | None = None, progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+          progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the grid (skipping finished runs) and write ``out/sweep.parquet``.
 
     Returns (rows in grid order, stats) where stats holds ``total``, ``skipped``, ``ran``,
-    ``failed`` and ``wall_s`` (time spent running the missing runs).
+    ``failed`` and ``wall_s`` (time spent running the missing runs). Interrupted, every finished row
+    is kept and the exception notes how many.
     """
     if backend not in BACKENDS:
         raise UnknownNameError(f"no sweep backend named {backend!r}; known: {list(BACKENDS)}")
     if workers < 1:
         raise SweepError(f"--workers {workers}: need at least one worker")
-    if chunk is not None and chunk < 1:
-        raise SweepError(f"--chunk {chunk}: need at least one run per task")
     if not seeds:
         raise SweepError("--seeds: give at least one seed, e.g. --seeds 0,1")
     if backend == "ray":
         ray_module()
     grid = build_grid(studies, settings, seeds)
     cost = validate_grid(grid)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict[str, Any]] = {}
-    for spec in grid:
-        row = read_row(row_path(out, spec))
-        if row is not None:
-            rows[spec.key] = row
-    todo = list({spec.key: spec for spec in grid if spec.key not in rows}.values())
-    stats = {"total": len(grid), "skipped": len(grid) - len(todo), "ran": len(todo), "failed": 0, "wall_s": 0.0}
+    with owned_directory(out, "sweep", inputs=studies, legacy=_legacy_sweep) as owned:
+        out = owned.path
+        rows: dict[str, dict[str, Any]] = {}
+        for spec in grid:
+            row = read_row(row_path(out, spec))
+            if row is not None:
+                rows[spec.key] = row
+        todo = sorted({spec.key: spec for spec in grid if spec.key not in rows}.values(),
+                      key=lambda spec: -cost.get(spec.key, 1.0))
+        stats = {"total": len(grid), "skipped": len(grid) - len(todo), "ran": len(todo), "failed": 0,
+                 "wall_s": 0.0, "written": 0}
+        owned.worth_keeping = lambda: bool(rows)
+        _run_missing(todo, rows, stats, out, backend, workers, address, progress)
+        ordered = [rows[spec.key] for spec in grid]
+        write_table(out, ordered)
+    return ordered, stats
+
+
+def _run_missing(todo: list[RunSpec], rows: dict[str, dict[str, Any]], stats: dict[str, Any], out: Path,
+                 backend: str, workers: int, address: str | None, progress: bool) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(grid), initial=stats["skipped"], desc="sweep", unit="run", file=sys.stderr,
+    bar = tqdm(total=stats["total"], initial=stats["skipped"], desc="sweep", unit="run", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
 
     def done(row: dict[str, Any]) -> None:
         if row["status"] == "ok":
             write_row(out, row)
+            stats["written"] += 1
         else:
             stats["failed"] += 1
             tqdm.write(f"p2psim sweep: run {row['key']} ({row['study']}, seed {row['seed']}, "
@@ -534,24 +539,24 @@ def sweep(studies: Sequence[str | Path], settings: Sequence[tuple[str, list[str]
 
     tick = time.perf_counter()
     try:
-        if todo:
-            tasks = chunks(todo, workers, chunk, cost)
-            workers = min(workers, len(tasks))
-            if backend == "local":
-                run_local(tasks, workers, done)
-            else:
-                run_ray(tasks, workers, address, done)
+        if todo and backend == "local":
+            run_local(todo, min(workers, len(todo)), done)
+        elif todo:
+            run_ray(todo, min(workers, len(todo)), address, done)
+    except KeyboardInterrupt as exc:
+        kept = stats["skipped"] + stats["written"]
+        exc.add_note(f"{stats['written']} run(s) finished now and {kept} of the grid's {stats['total']} are kept in "
+                     f"{out / 'rows'}; sweep.parquet not updated; run the same command again to do the other "
+                     f"{stats['total'] - kept}")
+        raise
     finally:
         bar.close()
         stats["wall_s"] = time.perf_counter() - tick
-    ordered = [rows[spec.key] for spec in grid]
-    write_table(out, ordered)
-    return ordered, stats
 
 
 @subcommand("sweep")
 def sweep_command(argv: list[str]) -> int:
-    """``python -m p2psim sweep``: see the module docstring."""
+    """Run studies x settings x seeds (resumable, local or on Ray) into one Parquet table."""
     parser = argparse.ArgumentParser(
         prog="python -m p2psim sweep",
         description="Run studies x settings x seeds (resumable) and gather one Parquet table.",
@@ -563,8 +568,6 @@ def sweep_command(argv: list[str]) -> int:
     parser.add_argument("--backend", default="local", help="local (process pool) or ray")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs (default: CPUs)")
     parser.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
-    parser.add_argument("--chunk", type=int, help="most runs per task (runs of one study share a task; "
-                        "default: about eight tasks per worker)")
     parser.add_argument("--out", required=True, help="sweep directory (rows/ and sweep.parquet)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
@@ -575,7 +578,7 @@ def sweep_command(argv: list[str]) -> int:
     settings = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
     _, stats = sweep(args.studies, settings, seeds, out=args.out, backend=args.backend, workers=args.workers,
-                     address=args.address, chunk=args.chunk, progress=not args.no_progress)
+                     address=args.address, progress=not args.no_progress)
     print(f"sweep: {stats['total']} run(s): {stats['skipped']} already done, {stats['ran']} run "
           f"({stats['failed']} failed) in {stats['wall_s']:.1f} s -> {Path(args.out) / 'sweep.parquet'}")
     return 3 if stats["failed"] else 0
@@ -586,14 +589,13 @@ __all__ = [
     "RunSpec",
     "SweepError",
     "build_grid",
-    "chunks",
     "deterministic_columns",
     "parse_seeds",
     "parse_set",
     "prepare_study",
-    "run_chunk",
     "run_one",
     "run_row",
+    "run_task",
     "split_values",
     "sweep",
 ]

@@ -20,6 +20,9 @@ off than its stand-alone outside option.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 MINUTES_PER_HOUR = 60.0
 HOURS_PER_DAY = 24.0
 
@@ -37,3 +40,8 @@ def intervals_per_day(interval_minutes: int) -> int:
 def interval_hours(interval_minutes: int) -> float:
     """Return the length of one interval in hours."""
     return interval_minutes / MINUTES_PER_HOUR
+
+
+def is_quantity(value: object) -> bool:
+    """A finite real number, not a bool: what every power, energy, price or amount must be."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +17,8 @@ import pandas as pd
 import pytest
 from p2psim.markets import MARKETS
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+from tests._cli import REPO, finish, start
+
 TINY = REPO / "studies" / "tiny.py"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "tiny.md"
 STUDY_FILES = sorted((REPO / "studies").glob("*.py"))
@@ -30,22 +28,6 @@ SUMMARY_KEYS = {"peak_reduction_pct", "self_sufficiency_pct", "solar_utilisation
                 "min_relative_saving_pct", "per_class"}
 RUN_FILES = {"summary.json", "trades.parquet", "dispatch.parquet", "bills.parquet", "run.json", "report.html",
              "report.md"}
-
-
-def start(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONWARNINGS": "default"}
-    return subprocess.Popen([PYTHON, "-m", "p2psim", *map(str, args)], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def finish(proc: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish within {timeout} s:\n{stderr[-2000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 # -- good runs ----------------------------------------------------------------------------------------
@@ -273,14 +255,74 @@ def test_scenario_error_lists_every_problem_in_one_message(tmp_path, capsys):
     (["--set", "days=two"], ["--set days='two'", "expected a number"]),
     (["--set", "tarifs.p2p_fee_per_kwh=0.03"], ["did you mean 'tariffs'?"]),
     (["--set", "tariffs.p2p_fee_per_kwh=-1"], ["tariffs.p2p_fee_per_kwh=-1.0 must be finite and >= 0"]),
+    (["--set", "class_weights=5"], ["class_weights=5 must be (name, value) pairs", "(('low', 2.0),"]),
+    (["--set", "class_weights=(('low', -1.0),)"], ["class_weights['low']=-1.0 must be > 0"]),
+    (["--set", "community.max_participants=abc", "--study", "rural"], ["community.max_participants='abc'",
+                                                                       "whole number or None"]),
+    (["--set", "community.home_battery=5", "--study", "rural"], ["community.home_battery=5 must be a BatterySpec",
+                                                                 "--set community.home_battery.capacity_kwh="]),
+    (["--set", "community.community_battery.capacity_kwh=-3", "--study", "rural"],
+     ["community.community_battery: battery.capacity_kwh=-3.0 must be finite and >= 0"]),
+    (["--set", "market=eqwm_v1", "--set", "market_options=(('p2p_prcie', 0.2),)"],
+     ["no option of eqwm_v1 named 'p2p_prcie'", "did you mean 'p2p_price'?"]),
+    (["--set", "market=eqwm_v1", "--set", "market_options=(('p2p_price', 'abc'),)"],
+     ["market_options p2p_price='abc' must be None, one price >= 0 per kWh, or 4 of them"]),
+    (["--set", "market_options=(('p2p_price', 0.2),)"], ["no option of mid_market_rate_v1 named 'p2p_price'"]),
+    (["--set", "solver.backend=bogus"], ["solver.backend='bogus' must be one of 'auto', 'highs', 'gurobi'"]),
+    (["--set", "equity.use_binaries=bogus"], ["equity.use_binaries='bogus' must be one of 'auto', 'always'"]),
+    (["--set", "equity.rawlsian_weight=nan"], ["equity.rawlsian_weight=nan must be a finite number"]),
+    (["--set", "solver.threads=0"], ["solver.threads=0 must be >= 1"]),
+    (["--set", "name=../escape"], ["name='../escape' must be a non-empty name without '/'"]),
+    (["--set", "tariffs.import_price_per_kwh=(0.3, 0.4)"], ["24 finite hourly prices, or one number for a flat"]),
+    (["--seed", "4294967296"], ["--seed 4294967296 must be a whole number from 0 to 4294967295"]),
 ])
 def test_more_bad_input_in_process(tmp_path, capsys, args, words):
-    status, out, err = main_in_process([TINY, *args, "--out", tmp_path / "out"], capsys)
+    study = TINY
+    if "--study" in args:  # a SimBench study: its community fields are checked before any grid loads
+        study, args = REPO / "studies" / f"{args[-1]}.py", args[:-2]
+    status, out, err = main_in_process([study, *args, "--out", tmp_path / "out"], capsys)
     assert status == 2 and out == "", err
     assert err.count("p2psim: error:") == 1
     for w in words:
         assert w in err, (w, err)
     assert not (tmp_path / "out").exists()
+
+
+FAST = ["--days", "1", "--set", "allocation=false", "--set", "explain=false", "--no-report"]
+
+
+def test_a_flat_tariff_is_one_number(tmp_path, capsys):
+    status, _, err = main_in_process([TINY, *FAST, "--set", "tariffs.import_price_per_kwh=0.3",
+                                        "--out", tmp_path / "out"], capsys)
+    assert status == 0, err
+    settings = json.loads((tmp_path / "out" / "run.json").read_text())["settings"]
+    assert settings["tariffs"]["import_price_per_kwh"] == [0.3] * 24
+
+
+def test_a_study_that_exits_is_an_error_not_a_silent_success(tmp_path, capsys):
+    study = tmp_path / "exits.py"
+    study.write_text("import sys\nsys.exit(0)\n")
+    status, _, err = main_in_process([study, "--out", tmp_path / "out"], capsys)
+    assert status == 2 and "called sys.exit(0) while loading" in err and not (tmp_path / "out").exists()
+
+
+def test_help_lists_every_sub_command_and_the_exit_statuses(capsys):
+    from p2psim.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for name in ("pareto", "sweep", "train", "evaluate", "explain"):
+        assert f"\n  {name} " in text, name
+    assert "130 interrupted" in text and "143 terminated" in text
+
+
+def test_pareto_rejects_lambdas_that_are_not_finite(tmp_path, capsys):
+    for lambdas in ("nan,1", "inf", "-1,0"):
+        status, _, err = main_in_process(["pareto", TINY, f"--lambdas={lambdas}", "--out", tmp_path / "p"], capsys)
+        assert status == 2 and "finite numbers >= 0" in err, err
+    assert not (tmp_path / "p").exists()
 
 
 # -- atomic writing (in process) -----------------------------------------------------------------------
@@ -306,16 +348,36 @@ def test_write_run_failure_leaves_nothing(tiny_result, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_run_replaces_an_old_run(tiny_result, tmp_path):
+def test_write_run_replaces_an_old_run_it_wrote_and_nothing_else(tiny_result, tmp_path):
+    from p2psim.errors import OutputError
     from p2psim.runner import write_run
 
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    write_run(tiny_result, out, report=False)
+    (out / "bills.parquet").write_text("an older table")
     write_run(tiny_result, out, report=False)
     names = {p.name for p in out.iterdir()}
-    assert "stale.txt" not in names and {"summary.json", "dispatch.parquet", "run.json"} <= names
+    assert {"summary.json", "dispatch.parquet", "run.json", ".p2psim-output.json"} <= names
+    pd.read_parquet(out / "bills.parquet")  # replaced
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "stale.txt").write_text("old")
+    with pytest.raises(OutputError, match="holds files p2psim did not write"):
+        write_run(tiny_result, mine, report=False)
+    assert [p.name for p in mine.iterdir()] == ["stale.txt"]
+
+
+def test_run_json_timings_add_up_and_the_printed_time_is_the_wall_time(study_runs):
+    proc, out = study_runs["tiny"]
+    timings = json.loads((out / "run.json").read_text())["timings_s"]
+    assert list(timings)[-1] == "total_s"
+    stages = {k: v for k, v in timings.items() if k != "total_s"}
+    assert {"build_scenario_s", "simulate_s", "allocation_s", "explanation_s", "write_s"} <= stages.keys()
+    assert timings["total_s"] >= sum(stages.values())  # measured from the start, so never less than its parts
+    printed = float(proc.stdout.split("finished in ")[1].split()[0])
+    assert printed >= round(sum(stages.values()), 1) - 0.05
+    assert "stages (s): build_scenario" in proc.stdout
 
 
 # -- bad input that escapes as a traceback (library bugs, see the reasons) ------------------------------

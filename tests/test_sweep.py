@@ -15,7 +15,6 @@ from p2psim.sweep import (
     RunSpec,
     SweepError,
     build_grid,
-    chunks,
     deterministic_columns,
     parse_seeds,
     parse_set,
@@ -54,28 +53,28 @@ def test_set_and_seeds_parse_and_reject_malformed_input():
     for bad in (["days"], ["=1"], ["a..b=1"], ["days=1", "days=2"], ["seed=1,2"]):
         with pytest.raises(SweepError):
             parse_set(bad)
-    for bad in ("x", "1,,2", "-1", "5-3"):
+    for bad in ("x", "1,,2", "-1", "5-3", "4294967296"):
         with pytest.raises(SweepError):
             parse_seeds(bad)
 
 
-def test_grid_is_the_cartesian_product_with_stable_keys():
+def test_grid_is_the_cartesian_product_with_keys_on_the_study_content(tmp_path):
+    import hashlib
+
     grid = build_grid([TINY, TINY.parent / "rural.py"], [FEES, ("days", ["1", "2"])], [0, 1])
     assert len(grid) == 2 * 2 * 2 * 2
     assert len({spec.key for spec in grid}) == len(grid)
-    again = build_grid([str(TINY)], [FEES, ("days", ["1", "2"])], [0, 1])
-    assert [s.key for s in again] == [s.key for s in grid[:8]]  # same study path, settings, seed -> same key
-    spec = RunSpec(str(TINY.resolve()), (("days", "1"),), 0)
-    assert spec.key == RunSpec(str(TINY.resolve()), (("days", "1"),), 0).key != RunSpec(
-        str(TINY.resolve()), (("days", "1"),), 1).key
-
-
-def test_chunks_keep_a_study_together_and_cover_every_run():
-    grid = build_grid([TINY, TINY.parent / "rural.py"], [FEES], [0, 1, 2])
-    tasks = chunks(grid, workers=2)
-    assert sorted(s.key for task in tasks for s in task) == sorted(s.key for s in grid)
-    assert all(len({s.study_path for s in task}) == 1 for task in tasks)
-    assert len(chunks(grid, workers=1, size=1)) == len(grid)
+    assert grid[0].study_sha256 == hashlib.sha256(TINY.read_bytes()).hexdigest()
+    copy = tmp_path / "elsewhere.py"
+    copy.write_bytes(TINY.read_bytes())
+    again = build_grid([str(copy)], [FEES, ("days", ["1", "2"])], [0, 1])
+    assert [s.key for s in again] == [s.key for s in grid[:8]]  # same content, settings, seed -> same key
+    copy.write_bytes(TINY.read_bytes() + b"\n# edited\n")
+    edited = build_grid([str(copy)], [FEES, ("days", ["1", "2"])], [0, 1])
+    assert not {s.key for s in edited} & {s.key for s in grid}  # any edit: new keys
+    spec = RunSpec(str(TINY.resolve()), (("days", "1"),), 0, "abc")
+    assert spec.key == RunSpec("/moved/tiny.py", (("days", "1"),), 0, "abc").key != RunSpec(
+        str(TINY.resolve()), (("days", "1"),), 1, "abc").key
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -123,13 +122,15 @@ def test_rerun_skips_finished_runs(local_sweep):
 
 
 def test_failed_run_is_reported_and_retried(tmp_path, capsys):
-    code = main(["sweep", str(TINY), "--set", "interval_minutes=360,7", "--seeds", "0", "--workers", "1",
-                 "--out", str(tmp_path), "--no-progress"])
+    # a transformer limit of 0.5 kW makes the day's EqWM clearing infeasible: found only by running it
+    code = main(["sweep", str(TINY), "--set", "market=eqwm_v1", "--set", "transformer_limit_kw=None,0.5",
+                 "--set", "allocation=false", "--set", "explain=false", "--seeds", "0", "--workers", "1",
+                 "--out", str(tmp_path / "s"), "--no-progress"])
     assert code == 3
-    table = pd.read_parquet(tmp_path / "sweep.parquet")
-    assert list(table.status) == ["error", "ok"] or list(table.status) == ["ok", "error"]
-    assert "interval_minutes" in table.loc[table.status == "error", "error"].iloc[0]
-    assert len(list((tmp_path / "rows").glob("*.json"))) == 1  # only the good run is kept
+    table = pd.read_parquet(tmp_path / "s" / "sweep.parquet")
+    assert list(table.status) == ["ok", "error"]
+    assert "transformer limit of 0.5 kW" in table.loc[table.status == "error", "error"].iloc[0]
+    assert len(list((tmp_path / "s" / "rows").glob("*.json"))) == 1  # only the good run is kept
     assert "failed" in capsys.readouterr().err
 
 
@@ -142,14 +143,17 @@ def test_failed_run_is_reported_and_retried(tmp_path, capsys):
     (["--seeds", "0,x"], "is not a seed"),
     (["--set", "market=nosuch_v1"], "no market named"),
     (["--address", "127.0.0.1:6379"], "--backend ray"),
+    (["--set", "interval_minutes=7,360"], "interval_minutes=7 must be a positive divisor of 1440"),
+    (["--set", "solver.backend=highs,bogus"], "solver.backend='bogus' must be one of"),
+    (["--seeds", "4294967296"], "must be a whole number from 0 to 4294967295"),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, capsys, args, message):
     out = tmp_path / "out"
     assert main(["sweep", str(TINY), *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("p2psim: error:") and message in err and "Traceback" not in err
-    assert len(err.splitlines()) == 1
-    assert not out.exists()
+    assert err.count("p2psim: error:") == 1
+    assert not out.exists()  # checked before any run
 
 
 def test_ray_backend_without_ray_exits_2_with_the_fix(tmp_path, capsys, monkeypatch):
@@ -158,10 +162,30 @@ def test_ray_backend_without_ray_exits_2_with_the_fix(tmp_path, capsys, monkeypa
     assert "pip install 'p2psim[ray]'" in capsys.readouterr().err
 
 
-def test_worker_function_is_importable():
+def test_worker_functions_are_importable():
     # the pool pickles the worker by reference: it must live at module level of an importable module
-    assert sweep_module.run_chunk.__module__ == "p2psim.sweep"
-    assert sweep_module.run_chunk.__qualname__ == "run_chunk"
+    for func in (sweep_module.run_one, sweep_module.run_task, sweep_module.worker_init):
+        assert func.__module__ == "p2psim.sweep" and func.__qualname__ == func.__name__
+
+
+def test_an_edited_study_is_swept_again_with_fresh_rows(tmp_path):
+    study = tmp_path / "tiny.py"
+    study.write_bytes(TINY.read_bytes())
+    settings = [("allocation", ["false"]), ("explain", ["false"])]
+    rows, stats = sweep([study], settings, [0], out=tmp_path / "s", progress=False)
+    assert stats["ran"] == 1 and rows[0]["total_cost"] == pytest.approx(24.1)  # the hand-checked tiny total
+    # hh-a's load doubles (1, 2, 2, 3 -> 2, 4, 4, 6 kW)
+    study.write_text(study.read_text().replace("load_kw=np.array([1.0, 2.0, 2.0, 3.0])",
+                                               "load_kw=np.array([2.0, 4.0, 4.0, 6.0])"))
+    rows, stats = sweep([study], settings, [0], out=tmp_path / "s", progress=False)
+    assert stats["skipped"] == 0 and stats["ran"] == 1
+    from p2psim.runner import run
+    from p2psim.study import apply_overrides, load_study
+
+    fresh = run(apply_overrides(load_study(study), ["allocation=false", "explain=false"])).summary["total_cost"]
+    assert rows[0]["total_cost"] == pytest.approx(fresh) and fresh > 24.1 + 1
+    assert len(list((tmp_path / "s" / "rows").glob("*.json"))) == 2  # the stale row stays, unused
+    assert pd.read_parquet(tmp_path / "s" / "sweep.parquet").total_cost.tolist() == pytest.approx([fresh])
 
 
 @pytest.mark.slow  # starting a local Ray cluster takes 5-15 s

@@ -22,7 +22,8 @@ import numpy as np
 
 from p2psim.data.simbench import load_simbench_grid, window
 from p2psim.scenario import BatterySpec, ParticipantSpec, Scenario
-from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, check_study
+from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study
+from p2psim.study_checks import check_study
 
 KIND_BY_PROFILE = {"H": "household", "L": "farm", "G": "commercial"}
 PREFIX_BY_KIND = {"household": "hh", "farm": "farm", "commercial": "com"}

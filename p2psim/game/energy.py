@@ -28,6 +28,7 @@ import numpy as np
 from p2psim.errors import GameError
 from p2psim.feeder import Feeder
 from p2psim.markets import ClearingContext, OrderBook, SolverOptions
+from p2psim.parallel import process_map
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,16 +144,11 @@ class EnergyDayGame:
         return np.array([self._cost[m] for m in masks])
 
     def _fan_out(self, todo: list[int], workers: int) -> tuple[list[list[int]], list[np.ndarray]]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         n_chunks = min(len(todo), CHUNKS_PER_WORKER * workers)
         bounds = np.linspace(0, len(todo), n_chunks + 1).astype(int)
         chunks = [todo[a:b] for a, b in itertools.pairwise(bounds) if b > a]
         jobs = [(self._token, self.spec, self.aggregate, chunk) for chunk in chunks]
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            results = list(pool.map(_cost_chunk, jobs))
+        results = process_map(_cost_chunk, jobs, workers)
         self.n_aggregate += sum(r[1] for r in results)
         return chunks, [r[0] for r in results]
 
@@ -274,8 +270,4 @@ def map_days(
         raise GameError(f"backend={backend!r} is not known; use 'local' or 'ray'")
     if workers <= 1 or len(specs) <= 1:
         return [func(spec) for spec in specs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        return list(pool.map(func, specs))
+    return process_map(func, specs, workers)

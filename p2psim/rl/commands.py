@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from p2psim.cli import subcommand
+from p2psim.cli import check_seed_option, subcommand
 from p2psim.errors import StudyError
 
 
@@ -36,6 +36,12 @@ def train_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.steps < 1:
         raise StudyError(f"--steps {args.steps}: must be >= 1")
+    check_seed_option(args.seed)
+    for option, value in (("--episode-days", args.episode_days), ("--checkpoint-every", args.checkpoint_every)):
+        if value < 1:
+            raise StudyError(f"{option} {value}: must be >= 1")
+    if args.resume and args.out and Path(args.out).resolve() != Path(args.resume).resolve():
+        raise StudyError("--resume DIR continues the run in DIR; leave out --out (or give the same directory)")
     if args.resume:
         out = Path(args.resume)
         policy = train(args.study, args.steps, out, resume=True, progress=not args.no_progress)
@@ -48,8 +54,14 @@ def train_command(argv: list[str]) -> int:
         config = TrainConfig(env=env, overrides=list(args.set), checkpoint_every=args.checkpoint_every)
         policy = train(args.study, args.steps, args.out, seed=args.seed, config=config,
                        progress=not args.no_progress)
-    print(f"policy written to {policy}")
+    print(f"policy written to {policy} (trained {_trained_steps(policy)} steps)")
     return 0
+
+
+def _trained_steps(policy: Path) -> int:
+    import json
+
+    return int(json.loads((Path(policy) / "policy.json").read_text())["step"])
 
 
 @subcommand("evaluate")

@@ -224,8 +224,10 @@ class EquityEnv(ParallelEnv):
     # -- construction helpers --------------------------------------------------------------------
     @classmethod
     def from_study(cls, study_path: str, *, overrides: tuple[str, ...] | list[str] = (), **kwargs: Any) -> EquityEnv:
-        """Load ``study_path``, apply ``dotted.field=value`` overrides and build the environment."""
-        study = apply_overrides(load_study(study_path), list(overrides))
+        """Load ``study_path``, apply ``dotted.field=value`` overrides, check the study and build the environment."""
+        from p2psim.study_checks import check_study
+
+        study = check_study(apply_overrides(load_study(study_path), list(overrides)))
         return cls(study, **kwargs)
 
     def _equity_classes(self) -> tuple[str, ...]:

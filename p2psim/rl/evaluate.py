@@ -166,27 +166,8 @@ def _plots(days: pd.DataFrame, episodes: pd.DataFrame, classes: tuple[str, ...],
     plt.close(fig)
 
 
-def evaluate(study_path: str, policy_dir: str | Path, seeds: list[int] | tuple[int, ...], days: int,
-             out_dir: str | Path, *, weeks: tuple[int, ...] | None = None, grid_episodes: int = 2) -> pd.DataFrame:
-    """Evaluate ``policy_dir`` on held-out weeks for ``seeds``; write tables and plots; return the summary."""
-    from p2psim.rl.env import EquityEnv
-    from p2psim.rl.policy import load_policy
-
-    if not seeds:
-        raise StudyError("evaluate needs at least one seed")
-    policy = load_policy(policy_dir)
-    settings = policy.env_settings
-    settings["episode_days"] = int(days)
-    if weeks is not None:
-        settings["held_out_weeks"] = tuple(weeks)
-    test_env = EquityEnv.from_study(study_path, overrides=policy.overrides, split="test", **settings)
-    if test_env.obs_size != policy.obs_mean.shape[0]:
-        from p2psim.rl.train import CheckpointError
-
-        raise CheckpointError(f"policy {str(policy_dir)!r} expects {policy.obs_mean.shape[0]} observations; "
-                              f"{study_path!r} gives {test_env.obs_size}")
-    train_env = EquityEnv.from_study(study_path, overrides=policy.overrides, split="train", **settings)
-    best, grid = best_static_weights(train_env, episodes=grid_episodes)
+def _episodes(test_env, policy, best: dict[str, float], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every (seed, held-out week) episode of the four policies: the day table and the episode table."""
     equal = dict.fromkeys(test_env.classes, 1.0)
     runs = {"ppo": (equal, lambda o: policy.act(o)), "equal": (equal, None),
             "inverse_income": (inverse_income_weights(test_env), None), "best_static": (best, None)}
@@ -205,20 +186,57 @@ def evaluate(study_path: str, policy_dir: str | Path, seeds: list[int] | tuple[i
                     "community_cost": frame.community_cost.sum(), "equal_weight_cost": frame.equal_weight_cost.sum(),
                     "episode_reward": frame.reward.sum(),
                 })
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    days_frame, episodes = pd.DataFrame(day_rows), pd.DataFrame(episode_rows)
-    summary = summarise(episodes)
-    days_frame.to_csv(out / "days.csv", index=False)
-    episodes.to_csv(out / "episodes.csv", index=False)
-    grid.to_csv(out / "static_grid.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
-    text = (f"# Coordinator evaluation: {study_path}\n\npolicy {policy.path}; held-out weeks "
-            f"{list(test_env.held_out_weeks)}; seeds {list(seeds)}; {days} day(s) per episode; market "
-            f"{test_env.study.market}; best static weights {best}; inverse-income weights "
-            f"{inverse_income_weights(test_env)}\n\nmean ± 95 % t-interval over episodes\n\n" + _markdown(summary))
-    (out / "summary.md").write_text(text)
-    _plots(days_frame, episodes, test_env.classes, out)
+    return pd.DataFrame(day_rows), pd.DataFrame(episode_rows)
+
+
+def evaluate(study_path: str, policy_dir: str | Path, seeds: list[int] | tuple[int, ...], days: int,
+             out_dir: str | Path, *, weeks: tuple[int, ...] | None = None, grid_episodes: int = 2) -> pd.DataFrame:
+    """Evaluate ``policy_dir`` on held-out weeks for ``seeds``; write tables and plots; return the summary.
+
+    The output directory is staged (:func:`p2psim.staging.output_directory`): checked and locked
+    before the episodes run, renamed into place when every file is written.
+    """
+    from p2psim.outputs import check_out
+    from p2psim.rl.env import EquityEnv
+    from p2psim.rl.policy import load_policy
+    from p2psim.staging import output_directory
+    from p2psim.study_checks import seed_problem
+
+    if not seeds:
+        raise StudyError("evaluate needs at least one seed")
+    bad = [p for p in (seed_problem(s, "--seeds") for s in seeds) if p]
+    if bad:
+        raise StudyError(bad[0].replace("--seeds=", "--seeds: ", 1))
+    if not (isinstance(days, int) and days >= 1):
+        raise StudyError(f"--days {days}: each held-out episode needs at least one day")
+    check_out(out_dir, "evaluate", inputs=[study_path, policy_dir])  # at once, before the environments load
+    policy = load_policy(policy_dir)
+    settings = policy.env_settings
+    settings["episode_days"] = int(days)
+    if weeks is not None:
+        settings["held_out_weeks"] = tuple(weeks)
+    test_env = EquityEnv.from_study(study_path, overrides=policy.overrides, split="test", **settings)
+    if test_env.obs_size != policy.obs_mean.shape[0]:
+        from p2psim.rl.checkpoints import CheckpointError
+
+        raise CheckpointError(f"policy {str(policy_dir)!r} expects {policy.obs_mean.shape[0]} observations; "
+                              f"{study_path!r} gives {test_env.obs_size}")
+    train_env = EquityEnv.from_study(study_path, overrides=policy.overrides, split="train", **settings)
+    with output_directory(out_dir, "evaluate", inputs=[study_path, policy_dir]) as staging:
+        best, grid = best_static_weights(train_env, episodes=grid_episodes)
+        days_frame, episodes = _episodes(test_env, policy, best, seeds)
+        summary = summarise(episodes)
+        days_frame.to_csv(staging / "days.csv", index=False)
+        episodes.to_csv(staging / "episodes.csv", index=False)
+        grid.to_csv(staging / "static_grid.csv", index=False)
+        summary.to_csv(staging / "summary.csv", index=False)
+        text = (f"# Coordinator evaluation: {study_path}\n\npolicy {policy.path}; held-out weeks "
+                f"{list(test_env.held_out_weeks)}; seeds {list(seeds)}; {days} day(s) per episode; market "
+                f"{test_env.study.market}; best static weights {best}; inverse-income weights "
+                f"{inverse_income_weights(test_env)}\n\nmean ± 95 % t-interval over episodes\n\n"
+                + _markdown(summary))
+        (staging / "summary.md").write_text(text)
+        _plots(days_frame, episodes, test_env.classes, staging)
     return summary
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from p2psim.rl.train import CheckpointError, read_checkpoint_meta
+from p2psim.rl.checkpoints import CheckpointError, read_checkpoint_meta
 
 SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "policies"
 

@@ -9,7 +9,8 @@ here.
 
 Output directory layout::
 
-    OUT/learning_curve.csv         one row per finished episode (appended across resumes)
+    OUT/.p2psim-output.json        marker: a p2psim training directory (see p2psim.outputs)
+    OUT/learning_curve.csv         one row per finished episode (kept in step with the checkpoints)
     OUT/logs/segment_K/            SB3 logger: progress.csv + TensorBoard events, one per (re)start
     OUT/checkpoints/step_000001024/{model.zip, vecnormalize.pkl, checkpoint.json, rng.pkl}
     OUT/checkpoints/latest.json    name of the newest complete checkpoint
@@ -28,26 +29,30 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import pickle
 import random
 import shutil
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from p2psim.errors import P2PSimError
-
-CHECKPOINT_FILES = ("model.zip", "vecnormalize.pkl", "checkpoint.json")
-FORMAT_VERSION = 1
-KEEP_CHECKPOINTS = 3
-
-
-class CheckpointError(P2PSimError, ValueError):
-    """A checkpoint or policy directory is missing, incomplete or incompatible."""
+from p2psim.outputs import INCREMENTAL
+from p2psim.rl.checkpoints import (
+    CheckpointError,
+    checkpoint_meta,
+    intact_checkpoint,
+    latest_checkpoint,
+    read_checkpoint_meta,
+    save_checkpoint,
+    trim_learning_curve,
+    write_directory_atomic,
+)
+from p2psim.staging import owned_directory
 
 
 @dataclass
@@ -86,80 +91,6 @@ def make_vec_env(study_path: str, config: TrainConfig, seed: int, *, split: str 
     venv.seed(seed)
     venv.action_space.seed(seed)
     return VecMonitor(venv, info_keywords=("gini", "efficiency_loss"))
-
-
-def _atomic_dir(target: Path, fill) -> None:
-    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        fill(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _meta(study_path: str, config: TrainConfig, seed: int, step: int) -> dict[str, Any]:
-    from p2psim.runner import versions
-
-    return {"format": FORMAT_VERSION, "kind": "p2psim-coordinator", "step": int(step), "seed": int(seed),
-            "study_path": str(study_path), "config": asdict(config), "versions": versions(),
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-
-
-def save_checkpoint(model, venv, out_dir: Path, study_path: str, config: TrainConfig, seed: int) -> Path:
-    """Write a complete checkpoint of ``model`` and the normalisation stats; return its directory."""
-    import torch
-
-    step = int(model.num_timesteps)
-    root = Path(out_dir) / "checkpoints"
-    target = root / f"step_{step:09d}"
-
-    def fill(d: Path) -> None:
-        model.save(d / "model.zip")
-        venv.save(str(d / "vecnormalize.pkl"))
-        with open(d / "rng.pkl", "wb") as f:
-            # SB3 draws from numpy's global RNG, so resuming must restore that state too
-            numpy_state = np.random.get_state()  # noqa: NPY002
-            pickle.dump({"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}, f)
-        (d / "checkpoint.json").write_text(json.dumps(_meta(study_path, config, seed, step), indent=2))
-
-    _atomic_dir(target, fill)
-    for old in sorted(root.glob("step_*"))[:-KEEP_CHECKPOINTS]:
-        shutil.rmtree(old, ignore_errors=True)
-    (root / "latest.json.tmp").write_text(json.dumps({"checkpoint": target.name, "step": step}))
-    os.replace(root / "latest.json.tmp", root / "latest.json")
-    return target
-
-
-def latest_checkpoint(out_dir: str | Path) -> Path:
-    """The newest complete checkpoint under ``out_dir/checkpoints`` (CheckpointError if none)."""
-    root = Path(out_dir) / "checkpoints"
-    pointer = root / "latest.json"
-    if not pointer.is_file():
-        raise CheckpointError(f"no checkpoint to resume in {str(out_dir)!r}: expected {str(pointer)!r} written by "
-                              "`p2psim train ... --out DIR`; start a new run without --resume")
-    target = root / json.loads(pointer.read_text())["checkpoint"]
-    missing = [f for f in CHECKPOINT_FILES if not (target / f).is_file()]
-    if missing:
-        raise CheckpointError(f"checkpoint {str(target)!r} is incomplete: missing {missing} "
-                              f"(expected {list(CHECKPOINT_FILES)})")
-    return target
-
-
-def read_checkpoint_meta(path: Path) -> dict[str, Any]:
-    """Read and check checkpoint.json / policy.json (format and kind)."""
-    try:
-        meta = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read {str(path)!r}: {exc}") from None
-    if meta.get("kind") != "p2psim-coordinator" or meta.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{str(path)!r} is not a p2psim coordinator checkpoint of format {FORMAT_VERSION} "
-                              f"(kind={meta.get('kind')!r}, format={meta.get('format')!r})")
-    return meta
 
 
 def _callbacks(out_dir: Path, total: int, study_path: str, config: TrainConfig, seed: int, progress: bool):
@@ -237,70 +168,136 @@ def _callbacks(out_dir: Path, total: int, study_path: str, config: TrainConfig, 
     return callbacks
 
 
-def train(study_path: str, steps: int, out_dir: str | Path, seed: int = 0, resume: bool = False, *,
-          config: TrainConfig | None = None, progress: bool = True, verbose: int = 0) -> Path:
-    """Train (or resume) a PPO coordinator until ``steps`` environment steps; return the policy directory.
+def rounded_steps(steps: int, done: int, config: TrainConfig) -> int:
+    """The step count training reaches: PPO collects whole rollouts of ``n_steps x n_envs`` steps from ``done``."""
+    rollout = config.n_steps * config.n_envs
+    return done if steps <= done else done + -(-(steps - done) // rollout) * rollout
 
-    ``resume=True`` continues from ``out_dir``'s newest checkpoint (its config and seed win over the
-    arguments); the step counter, optimizer state, normalisation statistics and RNG states carry on.
-    """
+
+def _legacy_run(path: Path) -> bool:
+    """A training directory written before output markers existed."""
+    return (path / "checkpoints" / "latest.json").is_file()
+
+
+def _interrupted_note(out: Path, study_path: str, steps: int, owned) -> str:
+    try:
+        step = json.loads((out / "checkpoints" / "latest.json").read_text())["step"]
+    except (OSError, ValueError, KeyError):
+        where = f"{out} removed" if owned.created else f"{out} holds only its logs"
+        return f"no checkpoint was written yet; {where}"
+    return (f"checkpoints up to step {step} kept in {out / 'checkpoints'}; continue with: "
+            f"python -m p2psim train {study_path} --steps {steps} --resume {out}")
+
+
+def _resume(out: Path, study_path: str, say: Callable[[str], None]):
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.logger import configure
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import VecNormalize
 
+    ckpt, notes = intact_checkpoint(out)
+    for note in notes:
+        say(f"train: {note}; resuming from the newest intact one, {ckpt.name}")
+    meta = read_checkpoint_meta(ckpt / "checkpoint.json")
+    config = TrainConfig(**meta["config"])
+    seed = int(meta["seed"])
+    if Path(meta["study_path"]).resolve() != Path(study_path).resolve():
+        raise CheckpointError(f"checkpoint {str(ckpt)!r} was trained on {meta['study_path']!r}, "
+                              f"not {str(study_path)!r}")
+    set_random_seed(seed)
+    base = make_vec_env(study_path, config, seed + int(meta["step"]))
+    try:
+        venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), base)
+        model = PPO.load(ckpt / "model.zip", env=venv, device="cpu")
+    except (ValueError, KeyError, pickle.UnpicklingError, AssertionError) as exc:
+        raise CheckpointError(f"checkpoint {str(ckpt)!r} does not fit this environment: {exc}") from None
+    with open(ckpt / "rng.pkl", "rb") as f:
+        states = pickle.load(f)
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])  # noqa: NPY002 (see save: SB3 uses the global RNG)
+    torch.set_rng_state(states["torch"])
+    dropped = trim_learning_curve(out, int(meta["step"]))
+    if dropped:
+        say(f"train: dropped {dropped} learning-curve row(s) after step {meta['step']}; those episodes train again")
+    return model, venv, config, seed
+
+
+def _fresh(out: Path, study_path: str, config: TrainConfig, seed: int, verbose: int, say: Callable[[str], None]):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.utils import set_random_seed
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if (out / "checkpoints" / "latest.json").exists():
+        raise CheckpointError(f"{str(out)!r} already holds a training run; pass --resume {out} to continue it "
+                              "or choose another --out")
+    leftovers = [name for name in INCREMENTAL["train"] if (out / name).exists()]
+    if leftovers:  # a run of this directory that was killed before its first checkpoint
+        say(f"train: removing {', '.join(leftovers)} of an earlier run in {out} that wrote no checkpoint")
+        for name in leftovers:
+            shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+    set_random_seed(seed)
+    base = make_vec_env(study_path, config, seed)
+    venv = VecNormalize(base, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=config.gamma)
+    model = PPO("MlpPolicy", venv, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
+                learning_rate=config.learning_rate, gamma=config.gamma, gae_lambda=config.gae_lambda,
+                clip_range=config.clip_range, ent_coef=config.ent_coef, device="cpu", verbose=verbose,
+                policy_kwargs={"net_arch": list(config.net_arch), "log_std_init": config.log_std_init})
+    return model, venv
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def train(study_path: str, steps: int, out_dir: str | Path, seed: int = 0, resume: bool = False, *,
+          config: TrainConfig | None = None, progress: bool = True, verbose: int = 0,
+          say: Callable[[str], None] = _stderr) -> Path:
+    """Train (or resume) a PPO coordinator until ``steps`` environment steps; return the policy directory.
+
+    ``resume=True`` continues from ``out_dir``'s newest intact checkpoint (its config and seed win over
+    the arguments); the step counter, optimizer state, normalisation statistics and RNG states carry
+    on, and learning-curve rows after that checkpoint are dropped (those episodes train again). PPO
+    trains whole rollouts, so ``steps`` rounds up to the next multiple of ``n_steps x n_envs`` (said
+    through ``say``). ``out_dir`` is held with :func:`p2psim.staging.owned_directory`: new, empty, or
+    a training directory; interrupted, the checkpoints written so far stay and the exception notes them.
+    """
+    from stable_baselines3.common.logger import configure
+
     out = Path(out_dir)
-    if resume:
-        ckpt = latest_checkpoint(out)
-        meta = read_checkpoint_meta(ckpt / "checkpoint.json")
-        config = TrainConfig(**meta["config"])
-        seed = int(meta["seed"])
-        if Path(meta["study_path"]).resolve() != Path(study_path).resolve():
-            raise CheckpointError(f"checkpoint {str(ckpt)!r} was trained on {meta['study_path']!r}, "
-                                  f"not {str(study_path)!r}")
-        set_random_seed(seed)
-        base = make_vec_env(study_path, config, seed + int(meta["step"]))
+    if resume and not out.is_dir():
+        intact_checkpoint(out)  # raises the "no checkpoint to resume" error
+    with owned_directory(out, "train", inputs=[study_path], must_exist=resume, legacy=_legacy_run) as owned:
+        owned.worth_keeping = lambda: (out / "checkpoints" / "latest.json").exists()
         try:
-            venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), base)
-            model = PPO.load(ckpt / "model.zip", env=venv, device="cpu")
-        except (ValueError, KeyError, pickle.UnpicklingError, AssertionError) as exc:
-            raise CheckpointError(f"checkpoint {str(ckpt)!r} does not fit this environment: {exc}") from None
-        with open(ckpt / "rng.pkl", "rb") as f:
-            states = pickle.load(f)
-        random.setstate(states["python"])
-        np.random.set_state(states["numpy"])  # noqa: NPY002 (see save: SB3 uses the global RNG)
-        torch.set_rng_state(states["torch"])
-    else:
-        if (out / "checkpoints" / "latest.json").exists():
-            raise CheckpointError(f"{str(out)!r} already holds a training run; pass --resume {out} to continue it "
-                                  "or choose another --out")
-        config = config or TrainConfig()
-        out.mkdir(parents=True, exist_ok=True)
-        set_random_seed(seed)
-        base = make_vec_env(study_path, config, seed)
-        venv = VecNormalize(base, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=config.gamma)
-        model = PPO("MlpPolicy", venv, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
-                    learning_rate=config.learning_rate, gamma=config.gamma, gae_lambda=config.gae_lambda,
-                    clip_range=config.clip_range, ent_coef=config.ent_coef, device="cpu", verbose=verbose,
-                    policy_kwargs={"net_arch": list(config.net_arch), "log_std_init": config.log_std_init})
-    segment = len(list((out / "logs").glob("segment_*"))) if (out / "logs").exists() else 0
-    model.set_logger(configure(str(out / "logs" / f"segment_{segment}"), ["csv", "tensorboard"]))
-    remaining = int(steps) - int(model.num_timesteps)
-    if remaining > 0:
-        model.learn(total_timesteps=remaining, reset_num_timesteps=False,
-                    callback=_callbacks(out, int(steps), study_path, config, seed, progress))
-    save_checkpoint(model, venv, out, study_path, config, seed)
-    policy_dir = out / "policy"
+            if resume:
+                model, venv, config, seed = _resume(out, study_path, say)
+            else:
+                config = config or TrainConfig()
+                model, venv = _fresh(out, study_path, config, seed, verbose, say)
+            target = rounded_steps(int(steps), int(model.num_timesteps), config)
+            if target != int(steps) and target > int(model.num_timesteps):
+                say(f"train: --steps {steps} rounds up to {target}: PPO trains whole rollouts of "
+                    f"{config.n_steps * config.n_envs} steps")
+            segment = len(list((out / "logs").glob("segment_*"))) if (out / "logs").exists() else 0
+            model.set_logger(configure(str(out / "logs" / f"segment_{segment}"), ["csv", "tensorboard"]))
+            if target > model.num_timesteps:
+                model.learn(total_timesteps=target - int(model.num_timesteps), reset_num_timesteps=False,
+                            callback=_callbacks(out, target, study_path, config, seed, progress))
+            save_checkpoint(model, venv, out, study_path, config, seed)
+        except KeyboardInterrupt as exc:
+            exc.add_note(_interrupted_note(out, study_path, steps, owned))
+            raise
+        policy_dir = out / "policy"
 
-    def fill(d: Path) -> None:
-        model.save(d / "model.zip")
-        venv.save(str(d / "vecnormalize.pkl"))
-        (d / "policy.json").write_text(json.dumps(_meta(study_path, config, seed, model.num_timesteps), indent=2))
+        def fill(d: Path) -> None:
+            model.save(d / "model.zip")
+            venv.save(str(d / "vecnormalize.pkl"))
+            meta = checkpoint_meta(study_path, config, seed, model.num_timesteps)
+            (d / "policy.json").write_text(json.dumps(meta, indent=2))
 
-    _atomic_dir(policy_dir, fill)
-    venv.close()
+        write_directory_atomic(policy_dir, fill)
+        venv.close()
     return policy_dir
 
 
-__all__ = ["CheckpointError", "TrainConfig", "latest_checkpoint", "save_checkpoint", "train"]
+__all__ = ["CheckpointError", "TrainConfig", "latest_checkpoint", "rounded_steps", "save_checkpoint", "train"]

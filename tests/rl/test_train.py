@@ -131,3 +131,76 @@ def test_full_training_beats_equal_weights(tmp_path):
     policy = train(RURAL, 6000, tmp_path / "run", seed=0, config=cfg, progress=False)
     summary = evaluate(RURAL, policy, [0, 1], 7, tmp_path / "eval").set_index("policy")
     assert summary.loc["ppo", "mean_gini"] < summary.loc["equal", "mean_gini"]
+
+
+# -- steps, damaged checkpoints and interrupts (issue 13) ----------------------------------------------------
+
+
+def test_steps_round_up_to_whole_rollouts_and_say_so(tmp_path):
+    from p2psim.rl.train import rounded_steps
+
+    default = TrainConfig()  # rollouts of 256 steps
+    assert rounded_steps(300, 0, default) == 512 and rounded_steps(256, 0, default) == 256
+    assert rounded_steps(600, 512, default) == 768 and rounded_steps(100, 512, default) == 512
+    said = []
+    from .conftest import REPO
+
+    one_day = TrainConfig(n_steps=32, batch_size=16, n_epochs=1, checkpoint_every=32, env={"episode_days": 1})
+    policy = train(str(REPO / "studies" / "tiny.py"), 40, tmp_path / "r", seed=0, config=one_day, progress=False,
+                   say=said.append)
+    assert said == ["train: --steps 40 rounds up to 64: PPO trains whole rollouts of 32 steps"]
+    assert json.loads((policy / "policy.json").read_text())["step"] == 64
+
+
+def test_resume_falls_back_to_the_newest_intact_checkpoint(trained, tmp_path):
+    import shutil
+
+    from p2psim.rl.checkpoints import intact_checkpoint
+
+    out, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    steps = sorted(p.name for p in (copy / "checkpoints").glob("step_*"))
+    assert len(steps) >= 2
+    newest = copy / "checkpoints" / steps[-1] / "model.zip"
+    newest.write_bytes(newest.read_bytes()[:200])  # a copy cut short
+    found, notes = intact_checkpoint(copy)
+    assert found.name == steps[-2]
+    assert len(notes) == 1 and steps[-1] in notes[0] and "model.zip" in notes[0]
+    for name in steps[:-1]:
+        (copy / "checkpoints" / name / "vecnormalize.pkl").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(CheckpointError, match=r"no intact checkpoint to resume: .*model\.zip.*vecnormalize\.pkl"):
+        intact_checkpoint(copy)
+
+
+def test_interrupted_training_keeps_its_checkpoints_and_resumes_without_repeating(tmp_path):
+    import csv
+    import signal
+    import subprocess
+    import time
+
+    from tests._cli import PYTHON as python
+    from tests._cli import REPO, default_signals
+
+    tiny = str(REPO / "studies" / "tiny.py")
+    out = tmp_path / "t"
+    args = [python, "-m", "p2psim", "train", tiny, "--episode-days", "1", "--no-progress", "--out", str(out)]
+    proc = subprocess.Popen([*args, "--steps", "100000", "--checkpoint-every", "256"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
+    curve = out / "learning_curve.csv"
+    deadline = time.monotonic() + 120
+    while not ((out / "checkpoints" / "latest.json").exists() and curve.exists()
+               and curve.read_text().count("\n") > 300):  # a checkpoint at 256, episodes beyond it
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert f"checkpoints up to step 256 kept in {out / 'checkpoints'}; continue with:" in err
+    assert "--resume" in err
+    resumed = subprocess.run([python, "-m", "p2psim", "train", tiny, "--steps", "512", "--resume", str(out),
+                              "--no-progress"], text=True, capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "learning-curve row(s) after step 256; those episodes train again" in resumed.stderr
+    steps = [int(row["step"]) for row in csv.DictReader(curve.open())]
+    assert steps == list(range(1, 513))  # one-day episodes: one row per step, none repeated or missing
