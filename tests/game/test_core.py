@@ -12,6 +12,7 @@ from p2psim.game import (
     least_core,
     max_core_excess,
     nucleolus,
+    prenucleolus,
     random_convex_game,
     random_table_game,
     shapley_value,
@@ -74,10 +75,10 @@ def test_nucleolus_in_core_of_convex_games(seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_nucleolus_stage_one_is_least_core_and_symmetric(seed):
+def test_prenucleolus_stage_one_is_least_core_and_symmetric(seed):
     game = random_table_game(players(5), np.random.default_rng(seed))
     cache = CachedGame(*game)
-    nuc = nucleolus(cache.players, cache)
+    nuc = prenucleolus(cache.players, cache)
     lc = least_core(cache.players, cache)
     assert nuc.meta["epsilon"] == pytest.approx(lc.meta["epsilon"], abs=1e-7)
     # the nucleolus lies in the least core: its max excess is epsilon
