@@ -90,7 +90,7 @@ def run_command(argv: list[str]) -> int:
         "cooperative_gain",
         "self_sufficiency_pct",
         "solar_utilisation_pct",
-        "gini_benefit",
+        "gini_relative_benefit",
         "min_relative_saving_pct",
         "total_cost",
     ):

@@ -39,6 +39,7 @@ from p2psim.explain_features import (
     RunData,
     as_run_data,
     build_samples,
+    target_label,
 )
 from p2psim.explain_model import Surrogate, fit_surrogate
 
@@ -60,6 +61,8 @@ class Explanation:
     """Why (part of) the coordinator explanation was skipped."""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    currency: str = "EUR"
+    """The runs' currency (labels of money targets)."""
 
     @property
     def primary(self) -> Surrogate:
@@ -113,7 +116,7 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
     coordinator, coordinator_notes = explain_coordinator(logs[0] if len(logs) == 1 else None, seed)
     if len(logs) > 1:
         coordinator_notes = ["Coordinator logs of several runs are not pooled; explain one run at a time."]
-    return Explanation(surrogates, coordinator, coordinator_notes, [], time.perf_counter() - start)
+    return Explanation(surrogates, coordinator, coordinator_notes, [], time.perf_counter() - start, data[0].currency)
 
 
 def _figure_line(caption: str, png: Path) -> str:
@@ -135,7 +138,7 @@ def explanation_markdown(exp: Explanation, directory: Path) -> tuple[str, list[P
     s = exp.primary
     labels = [FEATURE_LABELS.get(f, f) for f in s.features]
     fid = f"surrogate R\u00b2 {s.r2_heldout:.2f} on held-out days"
-    name = TARGETS[s.target]
+    name = target_label(s.target, exp.currency)
     pngs = [plots.shap_beeswarm(s.shap_values, s.samples[s.features], labels, directory / "explain_beeswarm.png",
                                 f"What drives the {name} ({fid})"),
             plots.shap_class_bars(class_importance(s), FEATURE_LABELS, directory / "explain_classes.png",

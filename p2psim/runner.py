@@ -47,6 +47,9 @@ class RunResult:
     timings_s: dict[str, float]
     extras: dict[str, Any] = field(default_factory=dict)
     """Later stages (allocation, coordinator, explanations) add their tables here."""
+    equity_daily: pd.DataFrame | None = None
+    """Per day: the inequity of that day's outcomes and of the outcomes accumulated to it
+    (:func:`p2psim.equity.trajectory`), written as ``equity_daily.parquet``."""
 
 
 def participant_table(scenario: Scenario) -> pd.DataFrame:
@@ -62,6 +65,7 @@ def participant_table(scenario: Scenario) -> pd.DataFrame:
             "distance_km": [distance.get(p.bus, np.nan) for p in scenario.participants],
             "pv_peak_kw": [p.pv_peak_kw for p in scenario.participants],
             "battery_kwh": [p.battery.capacity_kwh if p.battery else 0.0 for p in scenario.participants],
+            "charge_efficiency": [p.battery.charge_efficiency if p.battery else 1.0 for p in scenario.participants],
             "flexible_share": [p.flexible_share for p in scenario.participants],
         }
     )
@@ -107,14 +111,13 @@ def run(
     timings["simulate_s"] = time.perf_counter() - tick
     participants = participant_table(scenario)
     dispatch, bills = model.ledger.dispatch, model.ledger.bills
-    summary, per, per_class = summarise(
+    summary, per, per_class, equity_daily = summarise(
         dispatch,
         bills,
         participants,
         interval_hours=scenario.interval_hours,
         days=scenario.days,
         standalone_peak_kw=max(r["standalone_peak_kw"] for r in model.day_results),
-        benefit_floor=study.equity.benefit_floor,
     )
     records = model.ledger.solver_records
     summary["solve_time_s"] = float(sum(r.get("solve_time_s", 0.0) for r in records))
@@ -132,6 +135,7 @@ def run(
         model.day_results,
         timings,
         extras={"coordinator_note": note} if note else {},
+        equity_daily=equity_daily,
     )
 
 
@@ -180,6 +184,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
     result.trades.to_parquet(directory / "trades.parquet", index=False)
     result.bills.to_parquet(directory / "bills.parquet", index=False)
     result.participants.to_parquet(directory / "participants.parquet", index=False)
+    if result.equity_daily is not None:
+        result.equity_daily.to_parquet(directory / "equity_daily.parquet", index=False)
     pd.DataFrame(result.solver_records).to_parquet(directory / "solver_records.parquet", index=False)
     summary = dict(result.summary)
     summary["per_class"] = result.per_class.set_index("socio_class").to_dict(orient="index")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _allocation(result):
-    from p2psim.allocate import allocation_stage
+    from p2psim.allocate_report import allocation_stage
 
     return allocation_stage(result)
 
