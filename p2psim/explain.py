@@ -163,10 +163,12 @@ def explanation_markdown(exp: Explanation, directory: Path) -> tuple[str, list[P
                      pngs[0]),
         "", "### By class", "", s.fidelity_short(), "",
         _figure_line(f"Mean |SHAP| per feature and class ({fid})", pngs[1]), "",
-        *[p + "\n" for p in class_paragraphs(s)],
+        *[p + "\n" for p in class_paragraphs(s, exp.currency)],
         "### Worst-off and best-off participants", "", s.fidelity_short(), "",
-        waterfall_caption(s, worst, "worst-off"), "", _figure_line(f"Worst-off participant {worst} ({fid})", pngs[2]),
-        "", waterfall_caption(s, best, "best-off"), "", _figure_line(f"Best-off participant {best} ({fid})", pngs[3]),
+        waterfall_caption(s, worst, "worst-off", exp.currency), "",
+        _figure_line(f"Worst-off participant {worst} ({fid})", pngs[2]), "",
+        waterfall_caption(s, best, "best-off", exp.currency), "",
+        _figure_line(f"Best-off participant {best} ({fid})", pngs[3]),
         "", "### Coordinator weight changes", "", coordinator_markdown(exp.coordinator, exp.coordinator_notes), "",
     ]
     notes = exp.notes + [f"{t}: {n}" for t, x in exp.surrogates.items() for n in x.notes]
