@@ -27,7 +27,7 @@ from p2psim.game.axioms import (
     symmetry_violation,
 )
 from p2psim.game.cached import CachedGame, ValueFunction
-from p2psim.game.core import CoreExcess, least_core, max_core_excess
+from p2psim.game.core import CoreExcess, ExcessOracle, least_core, max_core_excess
 from p2psim.game.nucleolus import nucleolus, prenucleolus
 from p2psim.game.shapley import shapley_value
 from p2psim.game.stable import Separation, equitable_core_allocation, exhaustive_separation
@@ -52,6 +52,7 @@ __all__ = [
     "CachedGame",
     "CoreExcess",
     "DividendValue",
+    "ExcessOracle",
     "Separation",
     "TextbookGame",
     "ValueFunction",
