@@ -16,12 +16,20 @@ Equity of each rule: the Gini of the relative benefit sum_d x_i,d / sum_d need_i
 stand-alone cost of i's consumption, ``need_cost`` in the bills; :mod:`p2psim.equity`), bounded in
 [0, 1]; Jain's index only when no member's amount is negative (else NaN).
 
-Exact enumeration of all 2^n coalition values for n <= ``exact_max_players`` (16 by default: the
-exact core check then covers all 2^n - 2 coalitions, and the cost of stability is exact); above
-it, sampled estimates with standard errors (never presented as exact) and a sampled core check,
-reported as a *sampled lower bound* on the largest excess (summary keys end in
-``_sampled_lower_bound``). Days are independent games and fan out across processes. Run totals are
-sums over days.
+Exactness by community size n (:class:`AllocationOptions`):
+
+- n <= ``exact_max_players`` (12): all 2^n coalition values are enumerated; Shapley, weighted
+  Shapley and nucleolus are exact, the core check covers all 2^n - 2 coalitions (the largest excess
+  and the number of violated coalitions), the cost of stability is exact.
+- n <= ``rowgen_max_players`` (16): Shapley and weighted Shapley are sampled, with standard errors
+  (never presented as exact); the core check is still exact, by the membership MILP oracle
+  (:meth:`p2psim.game.energy_separation.MembershipSeparation.max_excess`: one proven largest excess
+  per rule and day, from the LP relaxation or one MILP), which does not count the violated
+  coalitions; the cost of stability is an estimate with a standard error.
+- above: the core check samples coalitions and its figure is a *sampled lower bound* on the
+  largest excess (summary keys end in ``_sampled_lower_bound``).
+
+Days are independent games and fan out across processes. Run totals are sums over days.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from p2psim.allocate_core import core_check, core_table, least_advantaged_class, rule_stability
 from p2psim.equity import EQUITY_EXCLUDED_CLASSES, LOSS_TOLERANCE
 from p2psim.game.energy import DayGameSpec, EnergyDayGame, day_specs, map_days
 from p2psim.game.shapley_sampling import antithetic_min_budget, stratified_min_budget
@@ -49,18 +58,23 @@ RULES = ("shapley", "weighted_shapley", "nucleolus", "owen", "equitable_core", "
 class AllocationOptions:
     """How the allocation stage computes (a study may override)."""
 
-    exact_max_players: int = 16
-    """Enumerate all 2^n coalitions up to this many players (the core check is then exact); about 16 s
-    per day at n = 14 on one core (benchmarks/results/game.md)."""
+    exact_max_players: int = 12
+    """Enumerate all 2^n coalitions up to this many players: exact Shapley values and the core check
+    over all 2^n - 2 coalitions. The cost doubles with every player (4,096 coalition LPs a day at
+    n = 12, 16,384 at n = 14: about 16 s a day on one core, benchmarks/results/game.md), so above it
+    the Shapley values are sampled and the core check is the MILP oracle's (``rowgen_max_players``)."""
     nucleolus_max_players: int = 10
     sampled_budget: int = 300
     """Value calls per day per sampled estimator (Shapley, weighted Shapley)."""
     core_check_budget: int = 100
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
     rowgen_max_players: int = 16
-    """Above ``exact_max_players`` (when that is set lower), compute the equitable core (the core point
-    closest to the weighted Shapley value) by row generation with the membership MILP oracle up to this
-    many players (about 3 s per day at n = 14 on a quiet machine). Above it, the allocation stage takes the closest
+    """Above ``exact_max_players``, compute the equitable core (the core point closest to the weighted
+    Shapley value) by row generation with the membership MILP oracle up to this many players (2-16 s a
+    day on the rural week at n = 14, one core), and check every rule's core membership exactly with
+    the same oracle (its proven largest excess: about 0.9 s a day for the six rules at n = 14; the
+    number of violated coalitions is not counted). Above it the core check samples coalitions (a lower
+    bound on the largest excess) and the allocation stage takes the closest
     *certified* core point (:func:`p2psim.game.energy_inner.certified_core_allocation`: one LP, a
     proven core point, with a lower bound on the closest core point's distance in its ``meta``).
     Without binding shared limits that point is the Owen allocation closest to the target (usually
@@ -88,17 +102,25 @@ def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def allocate_day(job: tuple[DayGameSpec, dict[str, float], AllocationOptions]) -> dict[str, Any]:
-    """Solve one day's game: every rule's amounts, standard errors and core excesses."""
+def allocate_day(job: tuple[DayGameSpec, dict[str, float], tuple[str, ...], AllocationOptions]) -> dict[str, Any]:
+    """Solve one day's game: every rule's amounts, standard errors and core checks.
+
+    ``job``: the day, the socio-economic weights, the members of the least advantaged class (for
+    the standard error of their weighted-Shapley total) and the options.
+    """
     from threadpoolctl import threadpool_limits
 
-    spec, weights, options = job
+    spec, weights, group, options = job
     with threadpool_limits(1):  # one BLAS thread per worker: the workers already use every core
-        return _allocate_day(spec, weights, options)
+        return _allocate_day(spec, weights, group, options)
 
 
-def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: AllocationOptions) -> dict[str, Any]:
-    from p2psim.game import CachedGame, max_core_excess, nucleolus, shapley_value, weighted_shapley_value
+def _allocate_day(
+    spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions
+) -> dict[str, Any]:
+    from p2psim.game import CachedGame, nucleolus, shapley_value, weighted_shapley_value
+    from p2psim.game.energy_separation import membership_separation
+    from p2psim.game.weighted import group_std_error
 
     start = time.perf_counter()
     game = EnergyDayGame(spec)
@@ -106,6 +128,8 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
     n = len(players)
     exact = n <= options.exact_max_players
     method = "exact" if exact else "sampled"
+    # one separation model a day, shared by the equitable core (row generation) and every core check
+    oracle = membership_separation(game) if not exact and n <= options.rowgen_max_players else None
     seed = options.seed * 1000 + spec.day
     if exact:
         game.all_values()  # every coalition once, in Gray order (warm re-solves); cached in the game
@@ -128,22 +152,16 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
     positive = np.clip(game.standalone_cost, 0, None)
     share = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
     out["owen"] = owen_allocation(game, share)
-    stable = equitable_core(game, cached, out["weighted_shapley"], options)
+    stable = equitable_core(game, cached, out["weighted_shapley"], options, oracle)
     if stable is not None:
         out["equitable_core"] = stable
     out["equal_split"] = dict(zip(players, np.full(n, grand / n), strict=True))
     out["proportional"] = dict(zip(players, grand * share, strict=True))
-    core = {}
-    for rule, allocation in out.items():
-        check = max_core_excess(
-            players,
-            cached,
-            dict(allocation),
-            method=method,
-            budget=None if exact else options.core_check_budget,
-            seed=seed + 2,
-        )
-        core[rule] = check
+    check = "exact" if exact else "oracle" if oracle is not None else "sampled"
+    core = {
+        rule: core_check(cached, allocation, check, oracle, options.core_check_budget, seed + 2)
+        for rule, allocation in out.items()
+    }
     amounts = {rule: {p: float(a[p]) for p in players} for rule, a in out.items()}
     std_error = {rule: dict(a.std_error) for rule, a in out.items() if getattr(a, "std_error", None) is not None}
     return {
@@ -154,9 +172,8 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
         "amounts": amounts,
         "std_error": std_error,
         "exact": exact,
-        "core": {
-            rule: (float(c.max_excess), int(c.n_violated), int(c.n_checked), bool(c.exact)) for rule, c in core.items()
-        },
+        "core": core,
+        "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in game.index]),
         "n_solves": game.n_solves,
         "seconds": time.perf_counter() - start,
     }
@@ -180,10 +197,11 @@ def owen_allocation(game: EnergyDayGame, share: np.ndarray) -> dict[str, float]:
     return dict(zip(game.players, game.standalone_cost - charge, strict=True))
 
 
-def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptions):
+def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptions, oracle=None):
     """Core (or least-core) allocation closest in L1 to the weighted Shapley target, or None.
 
-    Above ``rowgen_max_players``: the closest certified core point, or None when none exists.
+    Up to ``rowgen_max_players``: by row generation with ``oracle`` (the day's membership separation;
+    one is built when ``None``). Above: the closest certified core point, or None when none exists.
     """
     from p2psim.game import equitable_core_allocation
     from p2psim.game.energy_separation import membership_separation
@@ -193,7 +211,7 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
         return equitable_core_allocation(game.players, cached, target=dict(target), method="exact")
     if n <= options.rowgen_max_players:
         return equitable_core_allocation(
-            game.players, cached, target=dict(target), method="rowgen", separation=membership_separation(game)
+            game.players, cached, target=dict(target), method="rowgen", separation=oracle or membership_separation(game)
         )
     if n > options.certified_max_players:
         return None
@@ -205,13 +223,15 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
 def rule_exact(rule: str, enumerated: bool, n: int, options: AllocationOptions) -> bool:
     """Whether a rule's amounts are exact.
 
-    Shapley values need the enumeration; the equitable core is the closest core point up to
-    ``rowgen_max_players`` (above it a certified core point, not the closest).
+    Shapley values need the enumeration. The equitable core is the core point closest to the
+    weighted Shapley value: exact when that target is (enumerated) and the projection is exact
+    (``n <= rowgen_max_players``); with a sampled target it is the exact projection of an estimate
+    (an estimate itself), above ``rowgen_max_players`` a certified core point, not the closest.
     """
     if rule in ("shapley", "weighted_shapley"):
         return enumerated
     if rule == "equitable_core":
-        return n <= options.rowgen_max_players
+        return enumerated and n <= options.rowgen_max_players
     return True
 
 
@@ -235,9 +255,11 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
     """Run the allocation stage on a finished run; return the daily and the run tables."""
     options = options or AllocationOptions()
     weights = socio_economic_weights(result.participants)
+    people = result.participants
+    group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
     days = map_days(
-        allocate_day, [(s, weights, options) for s in specs], workers=options.workers, backend=options.backend
+        allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers, backend=options.backend
     )
     bills = result.bills
     rows = []
@@ -246,6 +268,7 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
         day["amounts"]["market"] = {p: float(today.benefit[p]) for p in day["players"]}
         for rule, amounts in day["amounts"].items():
             errors = day["std_error"].get(rule, {})
+            exact = rule_exact(rule, day["exact"], len(day["players"]), options)
             for k, player in enumerate(day["players"]):
                 rows.append(
                     {
@@ -253,10 +276,11 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
                         "participant": player,
                         "rule": rule,
                         "amount": amounts[player],
-                        "std_error": errors.get(player, 0.0 if day["exact"] or rule != "shapley" else np.nan),
+                        # an estimate without a sampler (the projection of a sampled target): NaN
+                        "std_error": errors.get(player, 0.0 if exact else np.nan),
                         "standalone_cost": float(day["standalone_cost"][k]),
                         "need_cost": float(today.need_cost[player]),
-                        "exact": rule_exact(rule, day["exact"], len(day["players"]), options),
+                        "exact": exact,
                     }
                 )
     daily = pd.DataFrame(rows)
@@ -272,27 +296,25 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
         .reset_index()
     )
     per = per.merge(result.participants[["participant", "socio_class", "income_per_year"]], on="participant")
+    core = core_table(days)
     metrics = []
-    for rule, group in per.groupby("rule", sort=False):
-        equity = group[~group.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
+    for rule, members in per.groupby("rule", sort=False):
+        equity = members[~members.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
         stats = fairness(equity.amount.to_numpy(), equity.need_cost.to_numpy())
-        excess = [d["core"][rule] for d in days if rule in d["core"]]
         metrics.append(
             {
                 "rule": rule,
-                "total": float(group.amount.sum()),
+                "total": float(members.amount.sum()),
                 **stats,
-                "max_core_excess_per_day": max((e[0] for e in excess), default=np.nan),
-                "core_violations": sum(e[1] for e in excess) if excess else np.nan,
-                "coalitions_checked": sum(e[2] for e in excess) if excess else np.nan,
-                "core_check_exact": all(e[3] for e in excess) if excess else False,
-                "exact": bool(group.exact.all()),
+                **rule_stability(core, rule),
+                "exact": bool(members.exact.all()),
             }
         )
     return {
         "daily": daily,
         "allocation": per,
         "rules": pd.DataFrame(metrics),
+        "core": core,
         "days": pd.DataFrame(
             [
                 {
@@ -300,30 +322,11 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
                     "cooperative_gain": d["grand_value"],
                     "n_solves": d["n_solves"],
                     "seconds": d["seconds"],
+                    "core_check_seconds": float(sum(c["seconds"] for c in d["core"].values())),
+                    "least_advantaged_weighted_shapley_se": d["group_std_error"],
                     "exact": d["exact"],
                 }
                 for d in days
             ]
         ),
-    }
-
-
-def stability_cost(per: pd.DataFrame) -> dict[str, float]:
-    """What the least advantaged class gives up for stability.
-
-    The least advantaged class has the lowest median income; the cost is its weighted-Shapley share
-    minus its share under the core allocation closest to that target. ``exact`` is 1.0 when both are
-    exact (enumerated weighted Shapley, the closest core point), else 0.0 (an estimate).
-    """
-    if not {"weighted_shapley", "equitable_core"} <= set(per.rule):
-        return {}
-    equity = per[~per.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
-    poorest = equity.groupby("socio_class").income_per_year.median().idxmin()
-    by_rule = equity[equity.socio_class == poorest].groupby("rule").amount.sum()
-    return {
-        "class": poorest,
-        "weighted_shapley": float(by_rule["weighted_shapley"]),
-        "equitable_core": float(by_rule["equitable_core"]),
-        "cost_of_stability": float(by_rule["weighted_shapley"] - by_rule["equitable_core"]),
-        "exact": float(equity[equity.rule.isin(["weighted_shapley", "equitable_core"])].exact.all()),
     }

@@ -1,11 +1,18 @@
 """The allocation stage of a run: its summary keys, tables, figures and report section.
 
 Summary keys (money in the study's currency): ``cooperative_gain_game`` (sum over days of v_d(N));
-per rule ``allocation_<rule>_gini_relative_benefit`` and ``allocation_<rule>_max_core_excess`` when the
-core check covered all 2^n - 2 coalitions, ``allocation_<rule>_max_core_excess_sampled_lower_bound``
-when it sampled them (the true largest excess can only be larger); ``stability_weighted_shapley``,
-``stability_equitable_core`` and ``stability_cost_of_stability`` for the least advantaged class when
-both allocations are exact (suffix ``_estimate`` otherwise).
+per rule ``allocation_<rule>_gini_relative_benefit``, and the largest core excess per day and the
+number of days with a violated coalition, ``allocation_<rule>_max_core_excess<suffix>`` and
+``allocation_<rule>_core_violated_days<suffix>``, whose suffix says what they are
+(:mod:`p2psim.allocate_core`): none when the game was enumerated (exact), ``_milp_oracle`` when the
+MILP oracle proved them (exact), ``_sampled_lower_bound`` when coalitions were sampled (the true
+figures can only be larger). For the least advantaged class: ``stability_weighted_shapley``,
+``stability_equitable_core`` and ``stability_cost_of_stability`` when exact; otherwise the same keys
+with ``_estimate`` and ``stability_cost_of_stability_estimate_se`` (the standard error of the
+sampled weighted-Shapley class total, which the cost carries; :func:`~p2psim.allocate_core.stability_cost`).
+
+Tables: ``allocation_daily`` (day x participant x rule), ``allocation`` (run totals), ``allocation_rules``,
+``allocation_core`` (day x rule: the core check) and ``allocation_days``.
 """
 
 from __future__ import annotations
@@ -15,32 +22,48 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from p2psim.allocate import RULES, AllocationOptions, allocate, stability_cost
+from p2psim.allocate import RULES, AllocationOptions, allocate
+from p2psim.allocate_core import stability_cost
+from p2psim.game.core import CHECK_LABELS
 
 STABLE_TOLERANCE = 1e-6
 """A rule is stable when no coalition's excess exceeds this (currency per day)."""
-SAMPLED = "sampled lower bound"
+SAMPLED = CHECK_LABELS["sampled"]
+KEY_SUFFIX = {CHECK_LABELS["exact"]: "", CHECK_LABELS["oracle"]: "_milp_oracle", SAMPLED: "_sampled_lower_bound"}
+"""Summary-key suffix of each core-check label."""
 
 
-def core_key(rule: str, exact: bool) -> str:
-    """Summary key of a rule's largest core excess: plain when exact, ``_sampled_lower_bound`` otherwise."""
-    return f"allocation_{rule}_max_core_excess" + ("" if exact else "_sampled_lower_bound")
+def core_key(rule: str, label: str, what: str = "max_core_excess") -> str:
+    """Summary key of a rule's core figure ``what``, suffixed by the check's label (:data:`KEY_SUFFIX`)."""
+    return f"allocation_{rule}_{what}{KEY_SUFFIX[label]}"
 
 
-def verdict(excess: float, exact: bool) -> str:
+def verdict(excess: float, label: str) -> str:
     """'yes' / 'no' / 'n/a', and for a sampled check what it can and cannot show."""
     if np.isnan(excess):
         return "n/a"
     if excess > STABLE_TOLERANCE:
-        return "no" if exact else "no (found by sampling)"
-    return "yes" if exact else f"unknown (none found; {SAMPLED})"
+        return "no" if label != SAMPLED else "no (found by sampling)"
+    return "yes" if label != SAMPLED else f"unknown (none found; {SAMPLED})"
 
 
 def excess_cell(row) -> str:
-    """A rules-table row's largest core excess, labelled when it is a sampled lower bound."""
+    """A rules-table row's largest core excess with what it is (exact, MILP oracle, sampled lower bound)."""
     if np.isnan(row.max_core_excess_per_day):
         return "n/a"
-    return f"{row.max_core_excess_per_day:.3f}" + ("" if row.core_check_exact else f" ({SAMPLED})")
+    return f"{row.max_core_excess_per_day:.3f} ({row.core_check})"
+
+
+def violations_cell(row) -> str:
+    """'days violated; coalitions violated' (summed over days), with what each is (counted, not, sampled)."""
+    if np.isnan(row.max_core_excess_per_day):
+        return "n/a"
+    if row.core_check == SAMPLED:
+        return (f"at least {row.core_violated_days:.0f}; at least {row.core_violations:.0f} "
+                f"({row.coalitions_checked:.0f} sampled)")
+    if np.isnan(row.core_violations):
+        return f"{row.core_violated_days:.0f}; not counted (MILP oracle)"
+    return f"{row.core_violated_days:.0f}; {row.core_violations:.0f} of {row.coalitions_checked:.0f}"
 
 
 def jain_cell(row) -> str:
@@ -90,9 +113,9 @@ def plot_class_shares(per: pd.DataFrame, rules: pd.DataFrame, path: Path) -> Pat
         bottom += values
     labels = []
     for rule, row in stable.iterrows():
-        word = verdict(row.max_core_excess_per_day, bool(row.core_check_exact)).split(" (")[0]
+        word = verdict(row.max_core_excess_per_day, row.core_check).split(" (")[0]
         word = {"yes": "stable", "no": "unstable", "n/a": "?", "unknown": "stable?"}[word]
-        labels.append(f"{rule}\n{word}{'' if row.core_check_exact else '*'}")
+        labels.append(f"{rule}\n{word}{'*' if row.core_check == SAMPLED else ''}")
     ax.set_xticks(range(len(order)), labels, fontsize=8)
     ax.set_ylabel("share of the gain (%)")
     ax.legend(fontsize=8, ncol=len(shares.columns), loc="upper right")
@@ -102,17 +125,17 @@ def plot_class_shares(per: pd.DataFrame, rules: pd.DataFrame, path: Path) -> Pat
 
 
 def rules_markdown(rules: pd.DataFrame, currency: str) -> str:
-    """The rules table: totals, equity of relative benefit, stability (exact or sampled lower bound)."""
+    """The rules table: totals, equity of relative benefit, stability (exact, MILP oracle or sampled lower bound)."""
     lines = [
         f"| rule | total ({currency}) | Gini of relative benefit | Jain | worst saving (%) | losers (%) | "
-        f"max core excess/day ({currency}) | stable |",
-        "|---|---|---|---|---|---|---|---|",
+        f"max core excess/day ({currency}) | days violated; coalitions violated | stable |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rules.itertuples():
         lines.append(
             f"| {row.rule}{'' if row.exact else ' (estimate)'} | {row.total:.2f} | {row.gini_relative_benefit:.3f} | "
             f"{jain_cell(row)} | {row.min_relative_saving_pct:.1f} | {row.losers_pct:.0f} | {excess_cell(row)} | "
-            f"{verdict(row.max_core_excess_per_day, bool(row.core_check_exact))} |"
+            f"{violations_cell(row)} | {verdict(row.max_core_excess_per_day, row.core_check)} |"
         )
     return "\n".join(lines)
 
@@ -120,28 +143,36 @@ def rules_markdown(rules: pd.DataFrame, currency: str) -> str:
 def summary_keys(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     """The allocation stage's summary.json figures (see module docstring)."""
     out = {"cooperative_gain_game": float(tables["days"].cooperative_gain.sum())}
-    cost = stability_cost(tables["allocation"])
+    cost = stability_cost(tables["allocation"], tables["days"])
     suffix = "" if cost.get("exact") else "_estimate"
     for key in ("weighted_shapley", "equitable_core", "cost_of_stability"):
         if key in cost:
             out[f"stability_{key}{suffix}"] = cost[key]
+    if "std_error" in cost:
+        out["stability_cost_of_stability_estimate_se"] = cost["std_error"]
     for row in tables["rules"].itertuples():
         out[f"allocation_{row.rule}_gini_relative_benefit"] = float(row.gini_relative_benefit)
         if not np.isnan(row.max_core_excess_per_day):
-            out[core_key(row.rule, bool(row.core_check_exact))] = float(row.max_core_excess_per_day)
+            out[core_key(row.rule, row.core_check)] = float(row.max_core_excess_per_day)
+            out[core_key(row.rule, row.core_check, "core_violated_days")] = float(row.core_violated_days)
     return out
 
 
 def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], currency: str) -> str:
     """The report section's Markdown."""
-    cost = stability_cost(tables["allocation"])
+    cost = stability_cost(tables["allocation"], tables["days"])
     if cost:
-        kind = ("exact" if cost["exact"]
-                else "an estimate (sampled weighted Shapley or a certified, not closest, core point)")
+        if cost["exact"]:
+            kind, pm = "exact", ""
+        else:
+            kind = ("an estimate: the weighted Shapley value is sampled and the core point is the one closest to "
+                    "that estimate (or a certified, not closest, core point in large communities); ± one standard "
+                    "error of the sampled weighted-Shapley class total")
+            pm = f" ± {cost['std_error']:.2f}"
         stability = (
             f"\n\nCost of stability for the least advantaged class ({cost['class']}), {kind}: weighted Shapley "
-            f"gives it {cost['weighted_shapley']:.2f} {currency}, the closest core allocation "
-            f"{cost['equitable_core']:.2f} {currency} (difference {cost['cost_of_stability']:.2f} {currency})."
+            f"gives it {cost['weighted_shapley']:.2f}{pm} {currency}, the closest core allocation "
+            f"{cost['equitable_core']:.2f} {currency} (difference {cost['cost_of_stability']:.2f}{pm} {currency})."
         )
     else:
         stability = ("\n\nThe equitable core allocation was not computed for this community size "
@@ -151,8 +182,11 @@ def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], cur
         "Market = the settled benefit against the settled stand-alone bill (ex post: it equals the game's gain "
         "when forecasts are perfect and the clearing minimises the community cost). Relative benefit = a member's "
         "amount / its need (the stand-alone cost of its consumption); its Gini is in [0, 1], 0 = everyone gains "
-        "the same share of their need. Stability: the largest gain any coalition would make by leaving, per day; "
-        f"over all 2^n - 2 coalitions where the game was enumerated, otherwise a {SAMPLED}.\n\n"
+        "the same share of their need. Stability: the largest gain any coalition would make by leaving, per day, "
+        "and the days on which some coalition would leave: exact over all 2^n - 2 coalitions where the game was "
+        "enumerated (with the number of violated coalitions); exact (MILP oracle) where one MILP over coalition "
+        "membership per rule and day proved the largest excess (up to 16 members; it does not count the violated "
+        f"coalitions); otherwise a {SAMPLED} (the true figures can only be larger).\n\n"
         + rules_markdown(tables["rules"], currency) + stability
     )
 
@@ -170,6 +204,7 @@ def allocation_stage(result, options: AllocationOptions | None = None):
         tables["daily"].to_parquet(directory / "allocation_daily.parquet", index=False)
         tables["allocation"].to_parquet(directory / "allocation.parquet", index=False)
         tables["rules"].to_parquet(directory / "allocation_rules.parquet", index=False)
+        tables["core"].to_parquet(directory / "allocation_core.parquet", index=False)
         tables["days"].to_parquet(directory / "allocation_days.parquet", index=False)
         png = plot_allocations(tables["allocation"], directory / "allocation.png", currency)
         shares_png = plot_class_shares(tables["allocation"], tables["rules"], directory / "allocation_classes.png")

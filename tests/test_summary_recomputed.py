@@ -148,24 +148,30 @@ def recompute(directory) -> tuple[dict, pd.DataFrame]:
                           "earnings": g.earn.sum(), "renewable_access_pct": 100 * (1 - g.grid.sum() / g.use.sum())}
                       for c, g in classes}
     if (directory / "allocation.parquet").exists():
-        s |= allocation_figures(read("allocation"), read("allocation_rules"), read("allocation_days"))
+        s |= allocation_figures(read("allocation"), read("allocation_core"), read("allocation_days"))
     if (directory / "explain_fidelity.parquet").exists():
         fidelity = read("explain_fidelity")
         s["explain_r2_heldout"] = fidelity[fidelity.kind == "benefit"].r2_heldout.iloc[0]
     return s, daily
 
 
-def allocation_figures(per: pd.DataFrame, rules: pd.DataFrame, days: pd.DataFrame) -> dict:
+CORE_SUFFIX = {"exact": "", "exact (MILP oracle)": "_milp_oracle", "sampled lower bound": "_sampled_lower_bound"}
+
+
+def allocation_figures(per: pd.DataFrame, core: pd.DataFrame, days: pd.DataFrame) -> dict:
     s = {"cooperative_gain_game": days.cooperative_gain.sum()}
     assert per[per.rule == "shapley"].amount.sum() == pytest.approx(s["cooperative_gain_game"])  # efficiency
     households = per[~per.socio_class.isin(EXCLUDED)]
     for rule, g in households.groupby("rule"):
         amount = np.where(np.abs(g.amount) <= 1e-9, 0.0, g.amount)
         s[f"allocation_{rule}_gini_relative_benefit"] = gini(amount / g.need_cost.to_numpy())
-    for r in rules.itertuples():
-        if np.isfinite(r.max_core_excess_per_day):
-            suffix = "" if r.core_check_exact else "_sampled_lower_bound"
-            s[f"allocation_{r.rule}_max_core_excess{suffix}"] = r.max_core_excess_per_day
+    for rule, checks in core.groupby("rule"):  # one row per day: the largest over days, the days violated
+        labels = set(checks.core_check)
+        label = next(k for k in ("sampled lower bound", "exact (MILP oracle)", "exact") if k in labels)
+        assert (checks.max_core_excess[checks.violated] > 0).all()
+        assert (checks.max_core_excess[~checks.violated] <= 1e-6).all()
+        s[f"allocation_{rule}_max_core_excess{CORE_SUFFIX[label]}"] = checks.max_core_excess.max()
+        s[f"allocation_{rule}_core_violated_days{CORE_SUFFIX[label]}"] = float(checks.violated.sum())
     poorest = households.groupby("socio_class").income_per_year.median().idxmin()
     share = households[households.socio_class == poorest].groupby("rule").amount.sum()
     exact = households[households.rule.isin(["weighted_shapley", "equitable_core"])].exact.all()
@@ -173,6 +179,8 @@ def allocation_figures(per: pd.DataFrame, rules: pd.DataFrame, days: pd.DataFram
     s |= {f"stability_weighted_shapley{suffix}": share["weighted_shapley"],
           f"stability_equitable_core{suffix}": share["equitable_core"],
           f"stability_cost_of_stability{suffix}": share["weighted_shapley"] - share["equitable_core"]}
+    if not exact:  # the sampled class total's standard error: independent days add in quadrature
+        s["stability_cost_of_stability_estimate_se"] = np.sqrt((days.least_advantaged_weighted_shapley_se**2).sum())
     return s
 
 
@@ -219,3 +227,25 @@ def test_rural_summary_recomputed_from_its_tables(rural_study, tmp_path):
     study = replace(rural_study, days=2, seed=0, allocation=False, explain=False)
     directory = written_run(study, tmp_path / "rural")
     assert_same(json.loads((directory / "summary.json").read_text()), recompute(directory)[0])
+
+
+@pytest.mark.parametrize(("rowgen_max", "suffix"), [(16, "_milp_oracle"), (1, "")])
+def test_sampled_allocation_summary_recomputed(tiny_study, tmp_path, rowgen_max, suffix):
+    # above exact_max_players: sampled Shapley values, the core check by the MILP oracle, the cost of stability
+    # an estimate carrying its standard error. Above rowgen_max_players the check samples coalitions, but at
+    # n = 3 the samples cover all six, so it is labelled exact (keys without a suffix)
+    from p2psim.allocate import AllocationOptions
+    from p2psim.allocate_report import allocation_stage
+
+    result = run(replace(repeat_days(tiny_study, 3), forecast_error=0.1))
+    options = AllocationOptions(seed=0, exact_max_players=1, rowgen_max_players=rowgen_max, core_check_budget=2,
+                                workers=1)
+    directory = tmp_path / "tiny"
+    write_run(result, directory, writers=(allocation_stage(result, options),))
+    summary = json.loads((directory / "summary.json").read_text())
+    assert_same(summary, recompute(directory)[0])
+    assert f"allocation_shapley_max_core_excess{suffix}" in summary
+    assert f"allocation_owen_core_violated_days{suffix}" in summary
+    assert summary["stability_cost_of_stability_estimate_se"] > 0
+    core = pd.read_parquet(directory / "allocation_core.parquet")
+    assert core.violated_coalitions.isna().all() == (suffix == "_milp_oracle")
