@@ -9,7 +9,7 @@ S (the most a coalition would gain by leaving). Three kinds, labelled in every t
 - ``exact (MILP oracle)``: the largest excess proven by the day's membership separation
   (:meth:`p2psim.game.energy_separation.MembershipSeparation.max_excess`: the LP relaxation, or one
   MILP solved to optimality); whether any coalition is violated is then exact too, but the number of
-  violated coalitions is not counted (NaN);
+  violated coalitions is not counted (NaN; 0 when none is violated);
 - ``sampled lower bound``: random coalitions only; the true largest excess can only be larger, and
   "none violated" means none found.
 
@@ -44,8 +44,8 @@ def core_check(cached, allocation, method: str, oracle, budget: int, seed: int) 
 
     Returns the row of ``allocation_core.parquet`` without day and rule: the largest excess found
     (``max_core_excess``), a proven upper bound on the true one (``inf`` when sampled), whether a
-    coalition is violated, the number of violated coalitions (NaN when the oracle proved the largest
-    excess without counting), the coalitions covered, the check's label and its seconds.
+    coalition is violated, the number of violated coalitions (NaN when the oracle found a violated
+    coalition without counting them), the coalitions covered, the check's label and its seconds.
     """
     from p2psim.game import max_core_excess
 

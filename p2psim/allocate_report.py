@@ -48,10 +48,10 @@ def verdict(excess: float, label: str) -> str:
 
 
 def excess_cell(row) -> str:
-    """A rules-table row's largest core excess with what it is (exact, MILP oracle, sampled lower bound)."""
+    """A rules-table row's largest core excess and what it is (exact, exact (MILP oracle), sampled lower bound)."""
     if np.isnan(row.max_core_excess_per_day):
         return "n/a"
-    return f"{row.max_core_excess_per_day:.3f} ({row.core_check})"
+    return f"{row.max_core_excess_per_day:.3f}; {row.core_check}"
 
 
 def violations_cell(row) -> str:
@@ -59,9 +59,9 @@ def violations_cell(row) -> str:
     if np.isnan(row.max_core_excess_per_day):
         return "n/a"
     if row.core_check == SAMPLED:
-        return (f"at least {row.core_violated_days:.0f}; at least {row.core_violations:.0f} "
-                f"({row.coalitions_checked:.0f} sampled)")
-    if np.isnan(row.core_violations):
+        days = f"at least {row.core_violated_days:.0f}" if row.core_violated_days else "none found"
+        return f"{days}; {row.core_violations:.0f} of {row.coalitions_checked:.0f} sampled"
+    if np.isnan(row.core_violations):  # the oracle counts violated coalitions only when there are none
         return f"{row.core_violated_days:.0f}; not counted (MILP oracle)"
     return f"{row.core_violated_days:.0f}; {row.core_violations:.0f} of {row.coalitions_checked:.0f}"
 
@@ -161,18 +161,21 @@ def summary_keys(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
 def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], currency: str) -> str:
     """The report section's Markdown."""
     cost = stability_cost(tables["allocation"], tables["days"])
-    if cost:
-        if cost["exact"]:
-            kind, pm = "exact", ""
-        else:
-            kind = ("an estimate: the weighted Shapley value is sampled and the core point is the one closest to "
-                    "that estimate (or a certified, not closest, core point in large communities); ± one standard "
-                    "error of the sampled weighted-Shapley class total")
-            pm = f" ± {cost['std_error']:.2f}"
+    if cost and cost["exact"]:
         stability = (
-            f"\n\nCost of stability for the least advantaged class ({cost['class']}), {kind}: weighted Shapley "
-            f"gives it {cost['weighted_shapley']:.2f}{pm} {currency}, the closest core allocation "
-            f"{cost['equitable_core']:.2f} {currency} (difference {cost['cost_of_stability']:.2f}{pm} {currency})."
+            f"\n\nCost of stability for the least advantaged class ({cost['class']}), exact: weighted Shapley gives "
+            f"it {cost['weighted_shapley']:.2f} {currency}, the closest core allocation {cost['equitable_core']:.2f} "
+            f"{currency} (difference {cost['cost_of_stability']:.2f} {currency})."
+        )
+    elif cost:
+        se = cost["std_error"]
+        stability = (
+            f"\n\nCost of stability for the least advantaged class ({cost['class']}), an estimate: the sampled "
+            f"weighted Shapley value gives it {cost['weighted_shapley']:.2f} ± {se:.2f} {currency} (± one standard "
+            f"error of the class total), the core allocation computed from that estimate "
+            f"{cost['equitable_core']:.2f} {currency}, so stability costs it {cost['cost_of_stability']:.2f} ± "
+            f"{se:.2f} {currency} (the standard error of the weighted-Shapley term; the core point moves with the "
+            "estimate, and that variation is not in it)."
         )
     else:
         stability = ("\n\nThe equitable core allocation was not computed for this community size "
@@ -185,8 +188,9 @@ def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], cur
         "the same share of their need. Stability: the largest gain any coalition would make by leaving, per day, "
         "and the days on which some coalition would leave: exact over all 2^n - 2 coalitions where the game was "
         "enumerated (with the number of violated coalitions); exact (MILP oracle) where one MILP over coalition "
-        "membership per rule and day proved the largest excess (up to 16 members; it does not count the violated "
-        f"coalitions); otherwise a {SAMPLED} (the true figures can only be larger).\n\n"
+        "membership per rule and day proved the largest excess (up to 16 members by default; it counts the "
+        f"violated coalitions only when there are none); otherwise a {SAMPLED} (the true figures can only be "
+        "larger).\n\n"
         + rules_markdown(tables["rules"], currency) + stability
     )
 

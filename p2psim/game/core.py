@@ -116,8 +116,8 @@ class CoreExcess:
             ``worst_coalition`` would gain that much by leaving; ``<= 0``: no blocking found.
         worst_coalition: A coalition attaining ``max_excess`` (``None`` if nothing checked).
         n_violated: Number of checked coalitions with excess above the tolerance; ``None`` when the
-            check does not count them (``"oracle"``: one optimisation finds the largest excess, not
-            how many coalitions exceed the tolerance).
+            check does not count them (``"oracle"`` with a violated coalition: one optimisation finds
+            the largest excess, not how many coalitions exceed the tolerance; without one it is 0).
         n_checked: Number of distinct proper coalitions checked (``"oracle"``: all ``2**n - 2``,
             covered by the optimality proof, not costed one by one).
         exact: ``True`` if ``max_excess`` is the true maximum over every proper coalition.
@@ -217,10 +217,10 @@ def max_core_excess(
             raise GameError("max_core_excess(method='oracle') needs oracle=...: a function x -> (S, excess, "
                             "upper bound), e.g. membership_separation(game).max_excess for an energy day game")
         worst, excess, upper = oracle(dict(zip(game.players, x.tolist(), strict=True)))
-        tol = core_tolerance(np.append(x, game.grand_value()))
-        return CoreExcess(float(excess), frozenset(worst), None, (1 << n) - 2, True, game.n_value_calls - calls0,
-                          note="exact by a separation oracle; the number of violated coalitions is not known",
-                          method="oracle", upper_bound=float(upper), violated=float(excess) > tol)
+        violated = float(excess) > core_tolerance(np.append(x, game.grand_value()))
+        return CoreExcess(float(excess), frozenset(worst), None if violated else 0, (1 << n) - 2, True,
+                          game.n_value_calls - calls0, method="oracle", upper_bound=float(upper), violated=violated,
+                          note="exact by a separation oracle; the number of violated coalitions is not counted")
     budget = validate_budget(budget, 1, "sampled max_core_excess")
     rng = make_rng(seed)
     limit, checked, seen_values = calls0 + budget, {}, [0.0]

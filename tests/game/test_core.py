@@ -188,6 +188,7 @@ def test_max_core_excess_oracle_method_reports_what_it_knows():
     assert res.upper_bound == pytest.approx(0.5 + 1e-9) and res.label == "exact (MILP oracle)"
     inside = max_core_excess(["a", "b"], lambda s: v[s], {"a": 1.5, "b": 1.5}, method="oracle", oracle=oracle)
     assert inside.max_excess == pytest.approx(-0.5) and not inside.violated and inside.in_core is True
+    assert inside.n_violated == 0  # none violated: the count is known
     with pytest.raises(GameError, match="oracle="):
         max_core_excess(["a", "b"], lambda s: v[s], {"a": 1.5, "b": 1.5}, method="oracle")
 
