@@ -15,10 +15,10 @@ retrained), evaluates each on the held-out weeks with several evaluation seeds
 (:func:`p2psim.rl.evaluate.evaluate`) and writes ``OUT/target.md`` / ``OUT/target.json``: per
 training seed and mean ± sd over seeds.
 
-Target (issue): on held-out weeks of studies/rural.py the trained coordinator lowers the mean Gini of
-normalised benefit by >= 20 % against equal weights, beats the best static weight vector, keeps the
-community cost within 3 % of the equal-weight optimum, averaged over >= 3 training seeds (spread
-reported), training in < 20 minutes. Training and evaluation use eqwm_v1 with
+Target (issue): on held-out weeks of studies/rural.py the trained coordinator lowers the mean daily
+Gini of relative benefit (benefit / need, in [0, 1]) by >= 20 % against equal weights, beats the best
+static weight vector, keeps the community cost within 3 % of the equal-weight optimum, averaged over
+>= 3 training seeds (spread reported), training in < 20 minutes. Training and evaluation use eqwm_v1 with
 ``equity.use_binaries=never`` (LP path): the exact MILP repair costs about a second on the few days
 that need it, see benchmarks/results/rl.md.
 """

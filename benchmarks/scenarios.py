@@ -12,8 +12,9 @@ where :mod:`p2psim.rl.policy` and a policy for the scenario exist (the study's
 "n/a: coordinator not available"). The three plain columns switch any study coordinator off
 (``coordinator_policy=None``), so eqwm_v1 there keeps the equal class weights all week. For each
 scenario and market it reports the mean (and the spread over seeds) of: peak demand reduction,
-cooperative gain per day, self-sufficiency, solar utilisation, the Gini of normalised benefit on the
-first and on the last day of the episode, the worst-off class's saving and the solve times. The
+cooperative gain per day, self-sufficiency, solar utilisation, the Gini (in [0, 1]) of relative
+benefit (benefit / need) on the first day and accumulated over the episode, its daily trend, the
+Gini of energy burden and of renewable access, the worst-off class's saving and the solve times. The
 seed paper's headline figures sit in a context column. Every other figure in the table comes from
 the runs of this command.
 
@@ -50,8 +51,9 @@ SPEEDUP_TARGET = 1.7
 TIME_TARGET_S = 30 * 60
 PAPER = {
     "peak_reduction_pct": "up to 72.6 %",
-    "gini_benefit_first_day": "Gini falls over time",
-    "gini_benefit_last_day": "Gini falls over time",
+    "gini_relative_benefit_daily_first": "Gini falls over time",
+    "gini_relative_benefit_cumulative_last": "Gini falls over time",
+    "gini_relative_benefit_daily_slope_per_day": "Gini falls over time",
 }
 """The seed paper's headline figures, shown for context only (not produced by this command)."""
 METRICS = (
@@ -60,9 +62,13 @@ METRICS = (
     ("cooperative_gain_per_day", "cooperative gain per day (EUR)", 2),
     ("self_sufficiency_pct", "self-sufficiency (%)", 1),
     ("solar_utilisation_pct", "solar utilisation (%)", 1),
-    ("gini_benefit_first_day", "Gini of normalised benefit, first day", 3),
-    ("gini_benefit_last_day", "Gini of normalised benefit, last day", 3),
-    ("worst_class_saving_pct", "worst-off class's saving (%)", 1),
+    ("gini_relative_benefit_daily_first", "Gini of relative benefit, first day", 3),
+    ("gini_relative_benefit_daily_last", "Gini of relative benefit, last day", 3),
+    ("gini_relative_benefit_cumulative_last", "Gini of relative benefit accumulated over the episode", 3),
+    ("gini_relative_benefit_daily_slope_per_day", "trend of the daily Gini of relative benefit (per day)", 4),
+    ("gini_energy_burden", "Gini of energy burden over the episode", 3),
+    ("gini_renewable_access", "Gini of renewable access over the episode", 3),
+    ("worst_class_saving_pct", "worst-off class's saving (% of need)", 1),
     ("solve_time_s", "solver time per run (s)", 2),
     ("time_solve_max_s", "slowest single clearing (s)", 3),
     ("time_simulate_s", "simulation wall time per run (s)", 1),
@@ -215,11 +221,15 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
         "by definition), `mid_market_rate_v1` (pool at the mid-market price), `eqwm_v1` with the studies' equal "
         "class weights, and `eqwm_v1` driven by the trained equity coordinator where one exists.",
         "",
-        "Definitions (p2psim.metrics): peak reduction = 1 - community peak grid import / peak of the summed raw "
-        "loads; self-sufficiency = (consumption - grid import) / consumption; solar utilisation = (PV - curtailed - "
-        "exported) / PV, where exports include imbalance exports caused by forecast errors; Gini of the normalised "
-        "benefit b_i / max(|B_i|, 1 EUR) over the households of one day (community class excluded); worst-off "
-        "class = the class with the lowest mean relative saving over the run.",
+        "Definitions (p2psim.metrics, p2psim.equity, docs/model.md section 9): peak reduction = 1 - community peak "
+        "grid import / peak of the summed raw loads; self-sufficiency = share of consumption not of grid origin "
+        "(grid energy traced through batteries and the pool, in [0, 1]); solar utilisation = (PV - curtailed - "
+        "exported) / PV, where exports include imbalance exports caused by forecast errors; relative benefit = "
+        "benefit / need, the need being the stand-alone cost of a member's consumption (its load at import prices "
+        "with its own-peak demand charge); every Gini is the Raffinetti-Siletti-Vernizzi Gini over the households "
+        "(community class excluded), in [0, 1], 0 = equal: on one day's outcomes (first / last day), on the outcomes "
+        "accumulated over the episode, and the OLS slope of the daily series; energy burden = max(bill, 0) / "
+        "income; worst-off class = the class with the lowest relative saving (class benefit / class need).",
         "",
         "The last column quotes the seed paper's headline figures for context: they are not produced here.",
         "",
@@ -260,15 +270,24 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
             lines += ["", f"Coordinator: {NOT_AVAILABLE} ({reasons.get(name, '')})."]
         lines += ["", f"Runs per column: {counts}.", ""]
     lines += ["## Gini over the episode", "",
-              "Gini of normalised benefit on the first and the last day (mean over seeds), per market:", "",
-              "| scenario | market | first day | last day | change |", "|---|---|---|---|---|"]
+              "Gini of relative benefit (mean over seeds), per market: of the first day's outcomes, of the outcomes "
+              "accumulated to the first and to the last day, the OLS slope of the daily Gini (mean ± sd over seeds) "
+              "and in how many seeds its 95 % interval lies wholly below 0 (falls) or above 0 (rises); n/a below 3 "
+              "days:", "",
+              "| scenario | market | first day | accumulated, day 1 | accumulated, last day | change | "
+              "daily trend per day | seeds: falls / rises / unclear |", "|---|---|---|---|---|---|---|---|"]
     for name in args.scenarios:
         for variant in variants:
             part = table[(table.study == name) & (table.variant == variant) & (table.status == "ok")]
             if part.empty:
                 continue
-            a, b = part.gini_benefit_first_day.mean(), part.gini_benefit_last_day.mean()
-            lines.append(f"| {name} | {variant} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
+            stem = "gini_relative_benefit"
+            first, a, b = (part[f"{stem}_{k}"].mean() for k in ("daily_first", "cumulative_first", "cumulative_last"))
+            low, high = part[f"{stem}_daily_slope_ci95_low"], part[f"{stem}_daily_slope_ci95_high"]
+            falls, rises = int((high < 0).sum()), int((low > 0).sum())
+            verdict = "n/a" if low.isna().all() else f"{falls} / {rises} / {len(part) - falls - rises}"
+            lines.append(f"| {name} | {variant} | {first:.3f} | {a:.3f} | {b:.3f} | {b - a:+.3f} | "
+                         f"{cell(part[f'{stem}_daily_slope_per_day'], 4)} | {verdict} |")
     lines += [""]
     if scale is not None:
         lines += [

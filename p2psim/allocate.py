@@ -5,28 +5,48 @@ allocated by: the Shapley value; the Kalai-Samet weighted Shapley value with soc
 w_i = (median income of the community) / (median income of i's class) (lower income, larger
 weight); the nucleolus (small communities); equal split v(N)/n; and shares proportional to the
 positive part of the stand-alone cost. The market's own settlement (each participant's settled
-benefit against its settled stand-alone bill) is reported next to them; it is an ex-post figure
-(actuals, imbalance) while the game values are day-ahead, so its total differs from v(N).
+benefit against its settled stand-alone bill) is reported next to them. Settlement and game treat the
+demand charge alike (a member alone pays for its own peak, :mod:`p2psim.settlement`), so the market's
+total equals v(N) when forecasts are perfect and the clearing minimises the community cost (EqWM with
+equal weights and no Rawlsian term); it differs by the forecast errors (imbalance, settled ex post)
+and by what a rule gives up against the cost optimum (unequal weights, a Rawlsian floor, rule-based
+markets).
 
-Exact enumeration for n <= ``exact_max_players``; above it, sampled estimates with standard errors
-(never presented as exact) and a sampled core check (a lower bound on the largest excess). Days are
-independent games and fan out across processes. Run totals are sums over days.
+Equity of each rule: the Gini of the relative benefit sum_d x_i,d / sum_d need_i,d (the need is the
+stand-alone cost of i's consumption, ``need_cost`` in the bills; :mod:`p2psim.equity`), bounded in
+[0, 1]; Jain's index only when no member's amount is negative (else NaN).
+
+Exactness by community size n (:class:`AllocationOptions`):
+
+- n <= ``exact_max_players`` (12): all 2^n coalition values are enumerated; Shapley, weighted
+  Shapley and nucleolus are exact, the core check covers all 2^n - 2 coalitions (the largest excess
+  and the number of violated coalitions), the cost of stability is exact.
+- n <= ``rowgen_max_players`` (16): Shapley and weighted Shapley are sampled, with standard errors
+  (never presented as exact); the core check is still exact, by the membership MILP oracle
+  (:meth:`p2psim.game.energy_separation.MembershipSeparation.max_excess`: one proven largest excess
+  per rule and day, from the LP relaxation or one MILP), which does not count the violated
+  coalitions; the cost of stability is an estimate with a standard error.
+- above: the core check samples coalitions and its figure is a *sampled lower bound* on the
+  largest excess (summary keys end in ``_sampled_lower_bound``).
+
+Days are independent games and fan out across processes. Run totals are sums over days.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from p2psim.allocate_core import core_check, core_table, least_advantaged_class, rule_stability
+from p2psim.equity import EQUITY_EXCLUDED_CLASSES, LOSS_TOLERANCE
 from p2psim.game.energy import DayGameSpec, EnergyDayGame, day_specs, map_days
 from p2psim.game.shapley_sampling import antithetic_min_budget, stratified_min_budget
 from p2psim.game.weighted import weighted_min_budget
-from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, jain
+from p2psim.inequality import gini, jain_or_nan
 
 SAMPLER_MINIMUM = {"antithetic": antithetic_min_budget, "stratified": stratified_min_budget}
 """Smallest budget each Shapley sampler accepts for n players (the options' budget is raised to it)."""
@@ -39,6 +59,10 @@ class AllocationOptions:
     """How the allocation stage computes (a study may override)."""
 
     exact_max_players: int = 12
+    """Enumerate all 2^n coalitions up to this many players: exact Shapley values and the core check
+    over all 2^n - 2 coalitions. The cost doubles with every player (4,096 coalition LPs a day at
+    n = 12, 16,384 at n = 14: about 16 s a day on one core, benchmarks/results/game.md), so above it
+    the Shapley values are sampled and the core check is the MILP oracle's (``rowgen_max_players``)."""
     nucleolus_max_players: int = 10
     sampled_budget: int = 300
     """Value calls per day per sampled estimator (Shapley, weighted Shapley)."""
@@ -46,8 +70,11 @@ class AllocationOptions:
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
     rowgen_max_players: int = 16
     """Above ``exact_max_players``, compute the equitable core (the core point closest to the weighted
-    Shapley value) by row generation with the membership MILP oracle up to this many players (about
-    3 s per day at n = 14 on a quiet machine). Above it, the allocation stage takes the closest
+    Shapley value) by row generation with the membership MILP oracle up to this many players (2-16 s a
+    day on the rural week at n = 14, one core), and check every rule's core membership exactly with
+    the same oracle (its proven largest excess: about 0.9 s a day for the six rules at n = 14; the
+    number of violated coalitions is not counted). Above it the core check samples coalitions (a lower
+    bound on the largest excess) and the allocation stage takes the closest
     *certified* core point (:func:`p2psim.game.energy_inner.certified_core_allocation`: one LP, a
     proven core point, with a lower bound on the closest core point's distance in its ``meta``).
     Without binding shared limits that point is the Owen allocation closest to the target (usually
@@ -75,17 +102,25 @@ def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def allocate_day(job: tuple[DayGameSpec, dict[str, float], AllocationOptions]) -> dict[str, Any]:
-    """Solve one day's game: every rule's amounts, standard errors and core excesses."""
+def allocate_day(job: tuple[DayGameSpec, dict[str, float], tuple[str, ...], AllocationOptions]) -> dict[str, Any]:
+    """Solve one day's game: every rule's amounts, standard errors and core checks.
+
+    ``job``: the day, the socio-economic weights, the members of the least advantaged class (for
+    the standard error of their weighted-Shapley total) and the options.
+    """
     from threadpoolctl import threadpool_limits
 
-    spec, weights, options = job
+    spec, weights, group, options = job
     with threadpool_limits(1):  # one BLAS thread per worker: the workers already use every core
-        return _allocate_day(spec, weights, options)
+        return _allocate_day(spec, weights, group, options)
 
 
-def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: AllocationOptions) -> dict[str, Any]:
-    from p2psim.game import CachedGame, max_core_excess, nucleolus, shapley_value, weighted_shapley_value
+def _allocate_day(
+    spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions
+) -> dict[str, Any]:
+    from p2psim.game import CachedGame, nucleolus, shapley_value, weighted_shapley_value
+    from p2psim.game.energy_separation import membership_separation
+    from p2psim.game.weighted import group_std_error
 
     start = time.perf_counter()
     game = EnergyDayGame(spec)
@@ -93,7 +128,11 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
     n = len(players)
     exact = n <= options.exact_max_players
     method = "exact" if exact else "sampled"
+    # one separation model a day, shared by the equitable core (row generation) and every core check
+    oracle = membership_separation(game) if not exact and n <= options.rowgen_max_players else None
     seed = options.seed * 1000 + spec.day
+    if exact:
+        game.all_values()  # every coalition once, in Gray order (warm re-solves); cached in the game
     grand = game.value(frozenset(players))
     cached = CachedGame(players, game.value)  # one cache shared by every solution concept
     out: dict[str, Any] = {}
@@ -113,22 +152,16 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
     positive = np.clip(game.standalone_cost, 0, None)
     share = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
     out["owen"] = owen_allocation(game, share)
-    stable = equitable_core(game, cached, out["weighted_shapley"], options)
+    stable = equitable_core(game, cached, out["weighted_shapley"], options, oracle)
     if stable is not None:
         out["equitable_core"] = stable
     out["equal_split"] = dict(zip(players, np.full(n, grand / n), strict=True))
     out["proportional"] = dict(zip(players, grand * share, strict=True))
-    core = {}
-    for rule, allocation in out.items():
-        check = max_core_excess(
-            players,
-            cached,
-            dict(allocation),
-            method=method,
-            budget=None if exact else options.core_check_budget,
-            seed=seed + 2,
-        )
-        core[rule] = check
+    check = "exact" if exact else "oracle" if oracle is not None else "sampled"
+    core = {
+        rule: core_check(cached, allocation, check, oracle, options.core_check_budget, seed + 2)
+        for rule, allocation in out.items()
+    }
     amounts = {rule: {p: float(a[p]) for p in players} for rule, a in out.items()}
     std_error = {rule: dict(a.std_error) for rule, a in out.items() if getattr(a, "std_error", None) is not None}
     return {
@@ -139,9 +172,8 @@ def _allocate_day(spec: DayGameSpec, weights: dict[str, float], options: Allocat
         "amounts": amounts,
         "std_error": std_error,
         "exact": exact,
-        "core": {
-            rule: (float(c.max_excess), int(c.n_violated), int(c.n_checked), bool(c.exact)) for rule, c in core.items()
-        },
+        "core": core,
+        "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in game.index]),
         "n_solves": game.n_solves,
         "seconds": time.perf_counter() - start,
     }
@@ -165,10 +197,11 @@ def owen_allocation(game: EnergyDayGame, share: np.ndarray) -> dict[str, float]:
     return dict(zip(game.players, game.standalone_cost - charge, strict=True))
 
 
-def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptions):
+def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptions, oracle=None):
     """Core (or least-core) allocation closest in L1 to the weighted Shapley target, or None.
 
-    Above ``rowgen_max_players``: the closest certified core point, or None when none exists.
+    Up to ``rowgen_max_players``: by row generation with ``oracle`` (the day's membership separation;
+    one is built when ``None``). Above: the closest certified core point, or None when none exists.
     """
     from p2psim.game import equitable_core_allocation
     from p2psim.game.energy_separation import membership_separation
@@ -178,7 +211,7 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
         return equitable_core_allocation(game.players, cached, target=dict(target), method="exact")
     if n <= options.rowgen_max_players:
         return equitable_core_allocation(
-            game.players, cached, target=dict(target), method="rowgen", separation=membership_separation(game)
+            game.players, cached, target=dict(target), method="rowgen", separation=oracle or membership_separation(game)
         )
     if n > options.certified_max_players:
         return None
@@ -187,14 +220,34 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
     return certified_core_allocation(game, np.array([target[p] for p in game.players], dtype=float))
 
 
-def fairness(amounts: np.ndarray, standalone: np.ndarray, floor: float) -> dict[str, float]:
-    """Gini and Jain of relative saving, the worst relative saving and the share of losers."""
-    r = amounts / np.maximum(np.abs(standalone), floor)
+def rule_exact(rule: str, enumerated: bool, n: int, options: AllocationOptions) -> bool:
+    """Whether a rule's amounts are exact.
+
+    Shapley values need the enumeration. The equitable core is the core point closest to the
+    weighted Shapley value: exact when that target is (enumerated) and the projection is exact
+    (``n <= rowgen_max_players``); with a sampled target it is the exact projection of an estimate
+    (an estimate itself), above ``rowgen_max_players`` a certified core point, not the closest.
+    """
+    if rule in ("shapley", "weighted_shapley"):
+        return enumerated
+    if rule == "equitable_core":
+        return enumerated and n <= options.rowgen_max_players
+    return True
+
+
+def fairness(amounts: np.ndarray, need: np.ndarray) -> dict[str, float]:
+    """Gini (and Jain, when no amount is negative) of relative benefit x_i / need_i, worst saving, losers.
+
+    Amounts within :data:`~p2psim.equity.LOSS_TOLERANCE` of zero count as zero.
+    """
+    amounts = np.where(np.abs(amounts) <= LOSS_TOLERANCE, 0.0, np.asarray(amounts, float))
+    r = amounts / np.where(need > 0, need, np.nan)
+    r = r[np.isfinite(r)]
     return {
-        "gini": gini(r),
-        "jain": jain(r),
-        "min_relative_saving_pct": 100 * float(r.min()),
-        "losers_pct": 100 * float((amounts < -1e-9).mean()),
+        "gini_relative_benefit": gini(r),
+        "jain_relative_benefit": jain_or_nan(r)[0],
+        "min_relative_saving_pct": 100 * float(r.min()) if r.size else 0.0,
+        "losers_pct": 100 * float((amounts < 0).mean()) if amounts.size else 0.0,
     }
 
 
@@ -202,17 +255,20 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
     """Run the allocation stage on a finished run; return the daily and the run tables."""
     options = options or AllocationOptions()
     weights = socio_economic_weights(result.participants)
+    people = result.participants
+    group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
     days = map_days(
-        allocate_day, [(s, weights, options) for s in specs], workers=options.workers, backend=options.backend
+        allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers, backend=options.backend
     )
     bills = result.bills
     rows = []
     for day in days:
-        market = bills[bills.day == day["day"]].set_index("participant").benefit
-        day["amounts"]["market"] = {p: float(market[p]) for p in day["players"]}
+        today = bills[bills.day == day["day"]].set_index("participant")
+        day["amounts"]["market"] = {p: float(today.benefit[p]) for p in day["players"]}
         for rule, amounts in day["amounts"].items():
             errors = day["std_error"].get(rule, {})
+            exact = rule_exact(rule, day["exact"], len(day["players"]), options)
             for k, player in enumerate(day["players"]):
                 rows.append(
                     {
@@ -220,9 +276,11 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
                         "participant": player,
                         "rule": rule,
                         "amount": amounts[player],
-                        "std_error": errors.get(player, 0.0 if day["exact"] or rule != "shapley" else np.nan),
+                        # an estimate without a sampler (the projection of a sampled target): NaN
+                        "std_error": errors.get(player, 0.0 if exact else np.nan),
                         "standalone_cost": float(day["standalone_cost"][k]),
-                        "exact": bool(day["exact"] or rule not in ("shapley", "weighted_shapley")),
+                        "need_cost": float(today.need_cost[player]),
+                        "exact": exact,
                     }
                 )
     daily = pd.DataFrame(rows)
@@ -231,34 +289,32 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
         .agg(
             amount=("amount", "sum"),
             standalone_cost=("standalone_cost", "sum"),
+            need_cost=("need_cost", "sum"),
             std_error=("std_error", lambda s: float(np.sqrt((s**2).sum()))),
             exact=("exact", "all"),
         )
         .reset_index()
     )
     per = per.merge(result.participants[["participant", "socio_class", "income_per_year"]], on="participant")
-    floor = result.study.equity.benefit_floor * len(days)
+    core = core_table(days)
     metrics = []
-    for rule, group in per.groupby("rule", sort=False):
-        equity = group[~group.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
-        stats = fairness(equity.amount.to_numpy(), equity.standalone_cost.to_numpy(), floor)
-        excess = [d["core"][rule] for d in days if rule in d["core"]]
+    for rule, members in per.groupby("rule", sort=False):
+        equity = members[~members.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
+        stats = fairness(equity.amount.to_numpy(), equity.need_cost.to_numpy())
         metrics.append(
             {
                 "rule": rule,
-                "total": float(group.amount.sum()),
+                "total": float(members.amount.sum()),
                 **stats,
-                "max_core_excess_per_day": max((e[0] for e in excess), default=np.nan),
-                "core_violations": sum(e[1] for e in excess) if excess else np.nan,
-                "coalitions_checked": sum(e[2] for e in excess) if excess else np.nan,
-                "core_check_exact": all(e[3] for e in excess) if excess else False,
-                "exact": bool(group.exact.all()),
+                **rule_stability(core, rule),
+                "exact": bool(members.exact.all()),
             }
         )
     return {
         "daily": daily,
         "allocation": per,
         "rules": pd.DataFrame(metrics),
+        "core": core,
         "days": pd.DataFrame(
             [
                 {
@@ -266,148 +322,11 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
                     "cooperative_gain": d["grand_value"],
                     "n_solves": d["n_solves"],
                     "seconds": d["seconds"],
+                    "core_check_seconds": float(sum(c["seconds"] for c in d["core"].values())),
+                    "least_advantaged_weighted_shapley_se": d["group_std_error"],
                     "exact": d["exact"],
                 }
                 for d in days
             ]
         ),
     }
-
-
-def plot_allocations(per: pd.DataFrame, path: Path) -> Path:
-    """Each participant's allocation under each rule, grouped by class."""
-    from p2psim.plots import CLASS_COLOURS, _save, plt
-
-    rules = [r for r in RULES if r in set(per.rule)]
-    order = per[per.rule == rules[0]].sort_values(["socio_class", "participant"])
-    players = order.participant.tolist()
-    fig, ax = plt.subplots(figsize=(10, 3.8))
-    width = 0.8 / len(rules)
-    cmap = plt.get_cmap("tab10")
-    for k, rule in enumerate(rules):
-        values = per[per.rule == rule].set_index("participant").amount.reindex(players)
-        ax.bar(
-            np.arange(len(players)) + (k - len(rules) / 2 + 0.5) * width, values, width=width, label=rule, color=cmap(k)
-        )
-    ax.set_xticks(
-        range(len(players)),
-        [f"{p}\n({c})" for p, c in zip(players, order.socio_class, strict=True)],
-        rotation=60,
-        fontsize=7,
-    )
-    for tick, cls in zip(ax.get_xticklabels(), order.socio_class, strict=True):
-        tick.set_color(CLASS_COLOURS.get(cls, "#333333"))
-    ax.axhline(0, color="black", lw=0.5)
-    ax.set_ylabel("share of the cooperative gain")
-    ax.legend(fontsize=7, ncol=len(rules))
-    ax.set_title("Allocation of the cooperative gain by rule (labels coloured by class)")
-    return _save(fig, path)
-
-
-def plot_class_shares(per: pd.DataFrame, rules: pd.DataFrame, path: Path) -> Path:
-    """One bar per rule: each class's share of the gain; the label says whether the rule is stable."""
-    from p2psim.plots import CLASS_COLOURS, _save, plt
-
-    order = [r for r in RULES if r in set(per.rule)]
-    table = per.groupby(["rule", "socio_class"]).amount.sum().unstack(fill_value=0.0).reindex(order)
-    totals = table.sum(axis=1).where(lambda t: t.abs() > 1e-12)
-    shares = 100 * table.div(totals, axis=0)
-    stable = rules.set_index("rule").reindex(order)
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    bottom = np.zeros(len(order))
-    for cls in shares.columns:
-        values = shares[cls].to_numpy()
-        ax.bar(range(len(order)), values, bottom=bottom, color=CLASS_COLOURS.get(cls, "#777777"), label=cls)
-        bottom += values
-    labels = []
-    for rule, row in stable.iterrows():
-        if np.isnan(row.max_core_excess_per_day):
-            verdict = "?"
-        else:
-            verdict = "stable" if row.max_core_excess_per_day <= 1e-6 else "unstable"
-            verdict += "" if row.core_check_exact else "*"
-        labels.append(f"{rule}\n{verdict}")
-    ax.set_xticks(range(len(order)), labels, fontsize=8)
-    ax.set_ylabel("share of the gain (%)")
-    ax.legend(fontsize=8, ncol=len(shares.columns), loc="upper right")
-    ax.set_title("Each class's share under each rule (stable = no coalition gains by leaving; * sampled check)")
-    return _save(fig, path)
-
-
-def stability_cost(per: pd.DataFrame) -> dict[str, float]:
-    """What the least advantaged class gives up for stability.
-
-    The least advantaged class has the lowest median income; the cost is its weighted-Shapley share
-    minus its share under the core allocation closest to that target.
-    """
-    if not {"weighted_shapley", "equitable_core"} <= set(per.rule):
-        return {}
-    equity = per[~per.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
-    poorest = equity.groupby("socio_class").income_per_year.median().idxmin()
-    by_rule = equity[equity.socio_class == poorest].groupby("rule").amount.sum()
-    return {
-        "class": poorest,
-        "weighted_shapley": float(by_rule["weighted_shapley"]),
-        "equitable_core": float(by_rule["equitable_core"]),
-        "cost_of_stability": float(by_rule["weighted_shapley"] - by_rule["equitable_core"]),
-    }
-
-
-def _rules_markdown(rules: pd.DataFrame) -> str:
-    lines = [
-        "| rule | total | Gini | Jain | worst saving (%) | losers (%) | max core excess/day | stable |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rules.itertuples():
-        stable = (
-            "n/a" if np.isnan(row.max_core_excess_per_day) else ("yes" if row.max_core_excess_per_day <= 1e-6 else "no")
-        )
-        if stable != "n/a" and not row.core_check_exact:
-            stable += " (sampled check)"
-        lines.append(
-            f"| {row.rule}{'' if row.exact else ' (estimate)'} | {row.total:.2f} | {row.gini:.3f} | "
-            f"{row.jain:.3f} | {row.min_relative_saving_pct:.1f} | {row.losers_pct:.0f} | "
-            f"{row.max_core_excess_per_day:.3f} | {stable} |"
-        )
-    return "\n".join(lines)
-
-
-def allocation_stage(result):
-    """Stage for :mod:`p2psim.stages`: allocate, extend the summary, return the writer."""
-    if not result.study.allocation:
-        return None
-    tables = allocate(result, AllocationOptions(seed=result.study.seed))
-    result.extras["allocation"] = tables
-    rules = tables["rules"].set_index("rule")
-    result.summary["cooperative_gain_game"] = float(tables["days"].cooperative_gain.sum())
-    for key, value in stability_cost(tables["allocation"]).items():
-        if key != "class":
-            result.summary[f"stability_{key}"] = value
-    for rule, row in rules.iterrows():
-        result.summary[f"allocation_{rule}_gini"] = float(row.gini)
-        result.summary[f"allocation_{rule}_max_core_excess"] = float(row.max_core_excess_per_day)
-
-    def write(res, directory: Path) -> None:
-        tables["daily"].to_parquet(directory / "allocation_daily.parquet", index=False)
-        tables["allocation"].to_parquet(directory / "allocation.parquet", index=False)
-        tables["rules"].to_parquet(directory / "allocation_rules.parquet", index=False)
-        png = plot_allocations(tables["allocation"], directory / "allocation.png")
-        shares_png = plot_class_shares(tables["allocation"], tables["rules"], directory / "allocation_classes.png")
-        cost = stability_cost(tables["allocation"])
-        stability = (
-            f"\n\nCost of stability for the least advantaged class ({cost['class']}): weighted Shapley gives it "
-            f"{cost['weighted_shapley']:.2f}, the closest core allocation {cost['equitable_core']:.2f} "
-            f"(difference {cost['cost_of_stability']:.2f})."
-            if cost
-            else "\n\nThe equitable core allocation was not computed for this community size (see allocation options)."
-        )
-        text = (
-            f"Cooperative gain (day-ahead game, sum over days): {result.summary['cooperative_gain_game']:.2f}. "
-            "Market = the settled benefit against the settled stand-alone bill (ex post).\n\n"
-            + _rules_markdown(tables["rules"])
-            + stability
-        )
-        section = ("Allocation of the cooperative gain", text, [png, shares_png])
-        res.extras.setdefault("report_sections", []).append(section)
-
-    return write

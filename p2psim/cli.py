@@ -80,7 +80,7 @@ def progress_bar(total: int, desc: str):
 
 
 SUMMARY_KEYS = ("peak_reduction_pct", "cooperative_gain", "self_sufficiency_pct", "solar_utilisation_pct",
-                "gini_benefit", "min_relative_saving_pct", "total_cost")
+                "gini_relative_benefit", "min_relative_saving_pct", "total_cost")
 
 
 def run_command(argv: list[str]) -> int:

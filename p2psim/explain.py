@@ -36,6 +36,7 @@ from p2psim.explain_features import (
     RunData,
     as_run_data,
     build_samples,
+    target_label,
 )
 from p2psim.explain_model import Surrogate, fit_surrogate
 
@@ -57,6 +58,8 @@ class Explanation:
     """Why (part of) the coordinator explanation was skipped."""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    currency: str = "EUR"
+    """The runs' currency (labels of money targets)."""
 
     @property
     def primary(self) -> Surrogate:
@@ -110,7 +113,7 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
     coordinator, coordinator_notes = explain_coordinator(logs[0] if len(logs) == 1 else None, seed)
     if len(logs) > 1:
         coordinator_notes = ["Coordinator logs of several runs are not pooled; explain one run at a time."]
-    return Explanation(surrogates, coordinator, coordinator_notes, [], time.perf_counter() - start)
+    return Explanation(surrogates, coordinator, coordinator_notes, [], time.perf_counter() - start, data[0].currency)
 
 
 def _figure_line(caption: str, png: Path) -> str:
@@ -132,7 +135,7 @@ def explanation_markdown(exp: Explanation, directory: Path) -> tuple[str, list[P
     s = exp.primary
     labels = [FEATURE_LABELS.get(f, f) for f in s.features]
     fid = f"surrogate R\u00b2 {s.r2_heldout:.2f} on held-out days"
-    name = TARGETS[s.target]
+    name = target_label(s.target, exp.currency)
     pngs = [plots.shap_beeswarm(s.shap_values, s.samples[s.features], labels, directory / "explain_beeswarm.png",
                                 f"What drives the {name} ({fid})"),
             plots.shap_class_bars(class_importance(s), FEATURE_LABELS, directory / "explain_classes.png",
@@ -157,10 +160,12 @@ def explanation_markdown(exp: Explanation, directory: Path) -> tuple[str, list[P
                      pngs[0]),
         "", "### By class", "", s.fidelity_short(), "",
         _figure_line(f"Mean |SHAP| per feature and class ({fid})", pngs[1]), "",
-        *[p + "\n" for p in class_paragraphs(s)],
+        *[p + "\n" for p in class_paragraphs(s, exp.currency)],
         "### Worst-off and best-off participants", "", s.fidelity_short(), "",
-        waterfall_caption(s, worst, "worst-off"), "", _figure_line(f"Worst-off participant {worst} ({fid})", pngs[2]),
-        "", waterfall_caption(s, best, "best-off"), "", _figure_line(f"Best-off participant {best} ({fid})", pngs[3]),
+        waterfall_caption(s, worst, "worst-off", exp.currency), "",
+        _figure_line(f"Worst-off participant {worst} ({fid})", pngs[2]), "",
+        waterfall_caption(s, best, "best-off", exp.currency), "",
+        _figure_line(f"Best-off participant {best} ({fid})", pngs[3]),
         "", "### Coordinator weight changes", "", coordinator_markdown(exp.coordinator, exp.coordinator_notes), "",
     ]
     notes = exp.notes + [f"{t}: {n}" for t, x in exp.surrogates.items() for n in x.notes]

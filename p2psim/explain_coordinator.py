@@ -3,7 +3,7 @@
 Reads the coordinator log (``coordinator.parquet`` in a run directory, or
 ``RunResult.extras["coordinator"]``): one row per day with ``day`` (and optionally ``episode``),
 what was observed after that day was settled (columns ``obs_*``; without any, every other numeric
-column except ``day``, ``episode``, ``reward*`` and the weights, e.g. ``gini_benefit``) and the
+column except ``day``, ``episode``, ``reward*`` and the weights, e.g. ``gini_relative_benefit_daily``) and the
 class weights the day was cleared with (columns ``weight_*``). By the timing contract the policy
 sets day d + 1's weights after observing day d, so the change ``weight[d + 1] - weight[d]`` (within
 an episode) is explained from day d's observation and the weights in force on day d (the policy

@@ -23,7 +23,7 @@ is left out: it has no household to explain). Features (``FEATURES``, all number
 
 Targets (``TARGETS``): ``weighted_shapley`` (the day's weighted Shapley allocation, from
 ``allocation_daily``), ``market`` (the settled benefit of the day, from ``bills``) and
-``normalised`` (market benefit / max(|stand-alone bill|, benefit floor), the relative saving).
+``normalised`` (market benefit / need, the relative benefit of :mod:`p2psim.equity`).
 """
 
 from __future__ import annotations
@@ -54,10 +54,15 @@ FEATURE_LABELS = {
     "community_battery_kwh": "community battery", "storage_pool_share": "pool energy from storage",
 }
 TARGETS = {
-    "weighted_shapley": "weighted Shapley benefit (currency/day)",
-    "market": "market settlement benefit (currency/day)",
-    "normalised": "relative saving (market benefit / stand-alone bill)",
+    "weighted_shapley": "weighted Shapley benefit ({currency}/day)",
+    "market": "market settlement benefit ({currency}/day)",
+    "normalised": "relative saving (market benefit / need)",
 }
+
+
+def target_label(target: str, currency: str) -> str:
+    """The label of an explanation target with the study's currency."""
+    return TARGETS.get(target, target).replace("{currency}", currency)
 
 
 class ExplanationInputError(P2PSimError, ValueError):
@@ -98,6 +103,7 @@ class RunData:
     benefit_floor: float = 1.0
     allocation_daily: pd.DataFrame | None = None
     coordinator: pd.DataFrame | None = None
+    currency: str = "EUR"
 
     @classmethod
     def from_result(cls, result) -> RunData:
@@ -111,6 +117,7 @@ class RunData:
             bills=result.bills, interval_hours=result.scenario.interval_hours,
             benefit_floor=float(result.study.equity.benefit_floor), allocation_daily=allocation.get("daily"),
             coordinator=coordinator if isinstance(coordinator, pd.DataFrame) else None,
+            currency=result.scenario.tariffs.currency,
         )
 
     @classmethod
@@ -133,6 +140,7 @@ class RunData:
             interval_hours=float(minutes) / 60.0,
             benefit_floor=float((settings.get("equity") or {}).get("benefit_floor", 1.0)),
             allocation_daily=optional.get("allocation_daily"), coordinator=optional.get("coordinator"),
+            currency=str((settings.get("tariffs") or {}).get("currency", "EUR")),
         )
 
 
@@ -198,10 +206,13 @@ def build_samples(source, *, run_label: str | None = None) -> pd.DataFrame:
     })
     frame = _daily_features(data).merge(static, on="participant")
     frame["community_battery_kwh"] = community_kwh
-    bills = data.bills[["day", "participant", "benefit", "standalone_bill"]]
+    bills = data.bills if "need_cost" in data.bills else data.bills.assign(need_cost=np.nan)
+    bills = bills[["day", "participant", "benefit", "standalone_bill", "need_cost"]]
     frame = frame.merge(bills, on=["day", "participant"], how="left")
     frame["market"] = frame.benefit
-    frame["normalised"] = frame.benefit / np.maximum(frame.standalone_bill.abs(), data.benefit_floor)
+    # relative benefit (p2psim.equity): benefit / need; undefined (left out) without a need or in a run
+    # written before bills carried need_cost
+    frame["normalised"] = frame.benefit / frame.need_cost.where(frame.need_cost > 0)
     frame["weighted_shapley"] = np.nan
     daily = data.allocation_daily
     if daily is not None and len(daily):

@@ -29,7 +29,7 @@ def _participants(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "income_per_year": [INCOME[c] * float(rng.lognormal(0, 0.2)) for c in classes],
         "bus": [f"b{k}" for k in range(n)], "distance_km": rng.uniform(0.05, 1.0, n),
         "pv_peak_kw": np.where(rng.random(n) < 0.5, rng.uniform(3, 10, n), 0.0),
-        "battery_kwh": np.where(rng.random(n) < 0.3, 10.0, 0.0), "flexible_share": 0.1,
+        "battery_kwh": np.where(rng.random(n) < 0.3, 10.0, 0.0), "charge_efficiency": 1.0, "flexible_share": 0.1,
     })
 
 
@@ -65,8 +65,9 @@ def synthetic_run(directory: str | Path, *, driver: str = "distance_km", days: i
     rng = np.random.default_rng(seed)
     people = _participants(n, rng)
     dispatch = _dispatch(people, days, rng)
-    imports = dispatch.assign(cost=0.3 * dispatch.grid_import_kw - 0.08 * dispatch.grid_export_kw).groupby(
-        ["day", "participant"], sort=False).cost.sum().reset_index()
+    imports = dispatch.assign(cost=0.3 * dispatch.grid_import_kw - 0.08 * dispatch.grid_export_kw,
+                              need_cost=0.3 * dispatch.load_kw).groupby(
+        ["day", "participant"], sort=False)[["cost", "need_cost"]].sum().reset_index()
     bills = imports.rename(columns={"cost": "standalone_bill"})
     bills[["energy_cost", "pool_cost", "fee_cost", "imbalance_cost", "peak_charge"]] = 0.0
     bills["benefit"], bills["bill"] = 0.0, bills.standalone_bill
@@ -90,8 +91,8 @@ def synthetic_run(directory: str | Path, *, driver: str = "distance_km", days: i
     bills.to_parquet(directory / "bills.parquet", index=False)
     if allocation:
         daily.to_parquet(directory / "allocation_daily.parquet", index=False)
-    summary, per, per_class = summarise(dispatch, bills, people, interval_hours=1.0, days=days,
-                                        standalone_peak_kw=float(dispatch.groupby("timestamp").load_kw.sum().max()))
+    summary, per, per_class, _ = summarise(dispatch, bills, people, interval_hours=1.0, days=days,
+                                           standalone_peak_kw=float(dispatch.groupby("timestamp").load_kw.sum().max()))
     per.to_parquet(directory / "participants.parquet", index=False)
     summary["per_class"] = per_class.set_index("socio_class").to_dict(orient="index")
     (directory / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))

@@ -15,15 +15,16 @@ from p2psim.explain_model import Surrogate
 
 HOUSEHOLD_CLASSES = ("low", "middle", "high")
 AMOUNT = {
-    "weighted_shapley": "{v:.2f} a day of weighted Shapley benefit",
-    "market": "{v:.2f} a day of market settlement benefit",
-    "normalised": "a relative saving of {v:.2f} (benefit / stand-alone bill)",
+    "weighted_shapley": "{v:.2f} {c} a day of weighted Shapley benefit",
+    "market": "{v:.2f} {c} a day of market settlement benefit",
+    "normalised": "a relative saving of {v:.2f} (benefit / need)",
 }
 
 
-def amount(target: str, value: float) -> str:
-    """'2.31 a day of weighted Shapley benefit' and the like."""
-    return AMOUNT.get(target, "{v:.2f} of " + TARGETS.get(target, target)).format(v=value)
+def amount(target: str, value: float, currency: str = "EUR") -> str:
+    """'2.31 EUR a day of weighted Shapley benefit' and the like."""
+    fallback = "{v:.2f} of " + TARGETS.get(target, target).replace("{currency}", "{c}")
+    return AMOUNT.get(target, fallback).format(v=value, c=currency)
 
 
 def label(feature: str) -> str:
@@ -63,7 +64,7 @@ def _phrase(s: Surrogate, feature: str, value: float, mask: np.ndarray) -> str:
     return f"{label(feature)} ({value:+.2f}; theirs {own:.2f} vs {overall:.2f} overall)"
 
 
-def class_paragraph(s: Surrogate, cls: str, pv: str | None, mask: np.ndarray) -> str:
+def class_paragraph(s: Surrogate, cls: str, pv: str | None, mask: np.ndarray, currency: str = "EUR") -> str:
     """One paragraph: how much a group gains and which features move it from the average."""
     rows = s.samples[mask]
     n_people = f"{rows.participant.nunique()} participant(s)"
@@ -76,7 +77,8 @@ def class_paragraph(s: Surrogate, cls: str, pv: str | None, mask: np.ndarray) ->
     kinds = rows.drop_duplicates("participant")["kind"].value_counts() if "kind" in rows else pd.Series(dtype=int)
     mix = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in kinds.items())
     text = (f"**{who[0].upper() + who[1:]}** ({mix or n_people}; {len(rows)} participant-days) receive "
-            f"on average {amount(s.target, mean)}, {side} the average participant-day ({s.base_value:.2f}).")
+            f"on average {amount(s.target, mean, currency)}, {side} the average participant-day "
+            f"({s.base_value:.2f}).")
     if ups:
         verb = "gain mainly through" if mean > 0 else "are lifted mainly by"
         text += f" They {verb} " + " and ".join(_phrase(s, f, v, mask) for f, v in ups) + "."
@@ -87,9 +89,9 @@ def class_paragraph(s: Surrogate, cls: str, pv: str | None, mask: np.ndarray) ->
     return text
 
 
-def class_paragraphs(s: Surrogate) -> list[str]:
+def class_paragraphs(s: Surrogate, currency: str = "EUR") -> list[str]:
     """The paragraphs of every class (and PV sub-group)."""
-    return [class_paragraph(s, cls, pv, mask) for cls, pv, mask in groups(s) if mask.any()]
+    return [class_paragraph(s, cls, pv, mask, currency) for cls, pv, mask in groups(s) if mask.any()]
 
 
 def importance_table(surrogates: dict[str, Surrogate], top: int = 5) -> str:
@@ -122,12 +124,13 @@ def participant_contributions(s: Surrogate, participant: str) -> tuple[pd.Series
     return values, s.base_value, float(s.samples.prediction[mask].mean()), float(s.samples[s.target][mask].mean())
 
 
-def waterfall_caption(s: Surrogate, participant: str, which: str) -> str:
+def waterfall_caption(s: Surrogate, participant: str, which: str, currency: str = "EUR") -> str:
     """One sentence under a waterfall plot."""
     values, base, prediction, actual = participant_contributions(s, participant)
     cls = s.samples.loc[s.samples.participant == participant, "socio_class"].iloc[0]
     top = values.iloc[np.argsort(-values.abs().to_numpy(), kind="stable")].head(2)
     reasons = " and ".join(f"{label(f)} ({v:+.2f})" for f, v in top.items())
-    return (f"The {which} participant, {participant} ({cls} income), receives on average {amount(s.target, actual)} "
+    return (f"The {which} participant, {participant} ({cls} income), receives on average "
+            f"{amount(s.target, actual, currency)} "
             f"(surrogate {prediction:.2f}, average participant-day {base:.2f}); the largest contributions are "
             f"{reasons}.")

@@ -1,48 +1,37 @@
 """Metrics used everywhere (model.md section 6). Pure functions of arrays and ledger tables.
 
-- Gini of x: G = sum_ij |x_i - x_j| / (2 n^2 |mean x|) (the mean-difference form, defined for
-  negative values too; 0 = equal, can exceed 1 when some values are negative).
-- Jain index: (sum x)^2 / (n sum x^2), in (0, 1], 1 = equal.
-- Normalised benefit r_i = b_i / max(|B_i|, floor): relative saving against the stand-alone bill.
+- Inequality indices (:mod:`p2psim.inequality`): :func:`gini` (Raffinetti-Siletti-Vernizzi, bounded
+  in [0, 1] on any real vector), :func:`jain` (non-negative data only), Theil and Atkinson (strictly
+  positive data only).
+- Equity quantities (:mod:`p2psim.equity`): relative benefit = benefit / need (the stand-alone cost
+  of a member's consumption), energy burden = max(bill, 0) / income with exporters' credits as
+  earnings, renewable access = locally met share of consumption (grid energy traced through
+  batteries and the pool, :mod:`p2psim.provenance`); per day and cumulative to date.
 - Peak reduction = 1 - community peak grid import / peak of the summed raw loads (no PV, storage
   or trading); also against the stand-alone (grid-only) peak.
-- Self-sufficiency = (consumption - grid import) / consumption, community level; consumption is
-  load + shifted load + what consuming devices draw (EVs, heat pumps, shiftable loads; column
-  ``device_use_kw``), batteries excluded.
-- Solar utilisation = (PV available - curtailed - exported) / PV available.
-- Renewable access of a participant = share of its consumption not met by grid import (own PV,
-  own or community storage, or the pool).
-- Energy burden = annualised bill / income.
+- Self-sufficiency = share of the community's consumption not of grid origin, in [0, 1].
+- Solar utilisation = (PV available - curtailed - exported) / PV available, in [0, 1].
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-EQUITY_EXCLUDED_CLASSES = ("community",)
-"""Classes left out of equity metrics (the aggregator's community battery has no household)."""
+from p2psim.equity import (
+    EQUITY_EXCLUDED_CLASSES,
+    class_table,
+    indices,
+    outcomes,
+    participant_days,
+    trajectory,
+    trajectory_summary,
+)
+from p2psim.inequality import atkinson, gini, jain, theil
 
+__all__ = ["EQUITY_EXCLUDED_CLASSES", "atkinson", "gini", "jain", "summarise", "theil"]
 
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient (mean-difference form); 0 for an empty or all-zero vector."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0 or np.allclose(x, 0):
-        return 0.0
-    diff = np.abs(x[:, None] - x[None, :]).sum()
-    return float(diff / (2 * x.size**2 * abs(x.mean()))) if x.mean() != 0 else float("inf")
-
-
-def jain(values: np.ndarray) -> float:
-    """Jain fairness index; 1 for an empty or all-zero vector."""
-    x = np.asarray(values, dtype=float)
-    denominator = x.size * float((x**2).sum())
-    return 1.0 if denominator == 0 else float(x.sum() ** 2 / denominator)
-
-
-def normalised_benefit(benefit: np.ndarray, standalone_cost: np.ndarray, floor: float = 1.0) -> np.ndarray:
-    """Relative saving r_i = b_i / max(|B_i|, floor)."""
-    return np.asarray(benefit, float) / np.maximum(np.abs(np.asarray(standalone_cost, float)), floor)
+FLOWS = ("load_kw", "pv_kw", "curtail_kw", "grid_import_kw", "grid_export_kw", "imbalance_import_kw",
+         "imbalance_export_kw")
 
 
 def summarise(
@@ -53,51 +42,27 @@ def summarise(
     interval_hours: float,
     days: int,
     standalone_peak_kw: float,
-    benefit_floor: float = 1.0,
-) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Return (summary metrics, per-participant table, per-class table) of a finished run."""
-    community = dispatch.groupby(["day", "interval"])[
-        [
-            "load_kw",
-            "pv_kw",
-            "curtail_kw",
-            "grid_import_kw",
-            "grid_export_kw",
-            "imbalance_import_kw",
-            "imbalance_export_kw",
-            "shift_kw",
-        ]
-    ].sum()
-    grid_net = (
-        community.grid_import_kw
-        + community.imbalance_import_kw
-        - community.grid_export_kw
-        - community.imbalance_export_kw
-    )
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return (summary, per-participant table, per-class table, equity_daily table) of a finished run."""
+    community = dispatch.groupby(["day", "interval"])[list(FLOWS)].sum()
+    grid_net = (community.grid_import_kw + community.imbalance_import_kw - community.grid_export_kw
+                - community.imbalance_export_kw)
     raw_peak = float(community.load_kw.max())
     peak = float(max(grid_net.max(), 0.0))
-    device_use = dispatch.groupby(["day", "interval"])["device_use_kw"].sum() if "device_use_kw" in dispatch else 0.0
-    consumption = float((community.load_kw + community.shift_kw + device_use).sum() * interval_hours)
-    grid_in = float((community.grid_import_kw + community.imbalance_import_kw).sum() * interval_hours)
     pv = float(community.pv_kw.sum() * interval_hours)
     exported = float((community.grid_export_kw + community.imbalance_export_kw).sum() * interval_hours)
     curtailed = float(community.curtail_kw.sum() * interval_hours)
-    per = bills.groupby("participant", sort=False)[["bill", "standalone_bill", "benefit", "peak_charge"]].sum()
-    per = participants.set_index("participant").join(per)
-    per["normalised_benefit"] = normalised_benefit(per.benefit, per.standalone_bill, benefit_floor * days)
-    energy = (
-        dispatch.assign(
-            grid_in_kwh=(dispatch.grid_import_kw + dispatch.imbalance_import_kw) * interval_hours,
-            use_kwh=(dispatch.load_kw + dispatch.shift_kw + dispatch.get("device_use_kw", 0.0)) * interval_hours,
-        )
-        .groupby("participant", sort=False)[["grid_in_kwh", "use_kwh"]]
-        .sum()
-    )
-    per = per.join(energy)
-    per["renewable_access"] = 1 - per.grid_in_kwh / per.use_kwh.where(per.use_kwh > 0)
-    per["energy_burden_pct"] = 100 * per.bill * (365.0 / days) / per.income_per_year
-    equity = per[~per.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
-    r = equity.normalised_benefit.to_numpy()
+    frame = participant_days(dispatch, bills, participants, interval_hours)
+    per = outcomes(frame, days)
+    inequity = indices(per)
+    peak_charge = bills.groupby("participant", sort=False).peak_charge.sum()
+    per = participants.set_index("participant").join(per.drop(columns=["socio_class", "income_per_year"]))
+    per["peak_charge"] = peak_charge
+    per["energy_burden_pct"] = 100 * per.pop("energy_burden")
+    per["energy_burden_standalone_pct"] = 100 * per.pop("energy_burden_standalone")
+    consumption = float(frame.use_kwh.sum())
+    local = consumption - float(frame.grid_origin_kwh.sum())
+    equity_daily = trajectory(frame)
     summary = {
         "days": float(days),
         "total_cost": float(per.bill.sum()),
@@ -109,21 +74,11 @@ def summarise(
         "standalone_peak_kw": standalone_peak_kw,
         "peak_reduction_pct": 100 * (1 - peak / raw_peak) if raw_peak > 0 else 0.0,
         "peak_reduction_vs_standalone_pct": 100 * (1 - peak / standalone_peak_kw) if standalone_peak_kw > 0 else 0.0,
-        "self_sufficiency_pct": 100 * (consumption - grid_in) / consumption if consumption > 0 else 0.0,
+        "self_sufficiency_pct": 100 * local / consumption if consumption > 0 else 0.0,
         "solar_utilisation_pct": 100 * max(pv - curtailed - exported, 0.0) / pv if pv > 0 else 0.0,
-        "gini_benefit": gini(r),
-        "jain_benefit": jain(r),
-        "min_relative_saving_pct": 100 * float(r.min()) if r.size else 0.0,
-        "losers_pct": 100 * float((r < -1e-9).mean()) if r.size else 0.0,
+        **inequity,
         "pool_energy_kwh": float(dispatch.pool_buy_kw.sum() * interval_hours),
+        **trajectory_summary(equity_daily),
     }
-    per_class = equity.groupby("socio_class").agg(
-        n=("bill", "size"),
-        bill=("bill", "mean"),
-        standalone_bill=("standalone_bill", "mean"),
-        benefit=("benefit", "mean"),
-        relative_saving_pct=("normalised_benefit", lambda s: 100 * s.mean()),
-        energy_burden_pct=("energy_burden_pct", "mean"),
-        renewable_access_pct=("renewable_access", lambda s: 100 * s.mean()),
-    )
-    return summary, per.reset_index(), per_class.reset_index()
+    per = per.reset_index()
+    return summary, per, class_table(per, days), equity_daily

@@ -35,7 +35,9 @@ from p2psim.settlement import (
     check_energy_balance,
     check_money_balance,
     day_bills,
+    delivered_grid_import_kw,
     interval_costs,
+    need_costs,
 )
 
 DayHook = Callable[["CommunityModel", int, dict[str, Any]], None]
@@ -264,14 +266,21 @@ class CommunityModel(mesa.Model):
         )
 
     def settle(self, day: int) -> None:
-        """Settle the day: bills, stand-alone bills, benefits; then run the day hooks."""
+        """Settle the day: bills, stand-alone bills, benefits, need costs; then run the day hooks."""
         today = self._today
         dt = self.scenario.interval_hours
-        bills = day_bills(today["flows"], self._prices(today), dt)
-        alone = day_bills(today["alone_flows"], self._prices(today, today["alone"]), dt)
+        # a member alone pays for its own peak (B_i = c({i}) of the game); so does everyone when the
+        # market is the stand-alone rule itself (no community, no shared peak)
+        alone_market = self.counterfactual.name == self.market.name
+        bills = day_bills(today["flows"], self._prices(today), dt, peak="own" if alone_market else "community")
+        alone = day_bills(today["alone_flows"], self._prices(today, today["alone"]), dt, peak="own")
         columns = {k: v for k, v in bills.items() if k != "community_peak_kw"}
         columns["standalone_bill"] = alone["bill"]
         columns["benefit"] = alone["bill"] - bills["bill"]
+        book = today["book"]
+        columns["need_cost"] = need_costs(
+            today["flows"]["load_kw"], book.import_price_per_kwh, book.peak_price_per_kw, dt
+        )
         if self.options.record:
             self.ledger.append_bills(day, columns)
         clearing = today["clearing"]
@@ -281,6 +290,9 @@ class CommunityModel(mesa.Model):
             "device_use_kw": device_use(today["book"], clearing),
             "load_forecast_kw": today["book"].load_kw,
             "pv_forecast_kw": today["book"].pv_kw,
+            # the stand-alone counterfactual's delivered net grid import: its peaks (own and summed) and
+            # demand charges can be recomputed from the ledger
+            "standalone_net_import_kw": delivered_grid_import_kw(today["alone_flows"]),
         }
         if self.options.record:
             self.ledger.append_dispatch(day, today["flows"], extra)

@@ -3,7 +3,8 @@
 The study is simulated once (day-ahead books with its forecasts); every day's book is then cleared
 by EqWM for each Rawlsian weight lambda (:func:`p2psim.pareto.pareto_front`). Per lambda the
 front reports the community cost summed over the days, the worst-off normalised benefit (the
-minimum over days and participants) and the mean daily Gini. Written atomically to
+minimum over days and participants) and the mean daily Gini of relative benefit (benefit / need, in
+[0, 1]). Written atomically to
 ``DIR/pareto.parquet``, ``DIR/pareto.png`` and ``DIR/pareto.md``.
 """
 
@@ -59,7 +60,7 @@ def study_front(study, lambdas: tuple[float, ...]) -> pd.DataFrame:
         .agg(
             community_cost=("community_cost", "sum"),
             worst_off_normalised_benefit=("worst_off_normalised_benefit", "min"),
-            gini_normalised_benefit=("gini_normalised_benefit", "mean"),
+            gini_relative_benefit=("gini_relative_benefit", "mean"),
         )
         .reset_index()
     )
@@ -86,18 +87,20 @@ def pareto_command(argv: list[str]) -> int:
     with output_directory(out, "pareto", inputs=[args.study]) as staging:
         front = study_front(study, lambdas)
         front.to_parquet(staging / "pareto.parquet", index=False)
-        plot_pareto(front, staging / "pareto.png")
+        currency = study.tariffs.currency
+        plot_pareto(front, staging / "pareto.png", currency)
         lines = [
             f"# EqWM Pareto front: {study.name}",
             "",
             f"{study.days} day(s), seed {study.seed}.",
             "",
-            "| lambda | community cost | worst-off normalised benefit | mean Gini | dominated |",
+            f"| lambda | community cost ({currency}) | worst-off normalised benefit | "
+            "mean daily Gini of relative benefit | dominated |",
             "|---|---|---|---|---|",
         ]
         lines += [
             f"| {r.rawlsian_weight:g} | {r.community_cost:.2f} | {r.worst_off_normalised_benefit:.4f} | "
-            f"{r.gini_normalised_benefit:.4f} | {'yes' if r.dominated else 'no'} |"
+            f"{r.gini_relative_benefit:.4f} | {'yes' if r.dominated else 'no'} |"
             for r in front.itertuples()
         ]
         (staging / "pareto.md").write_text("\n".join(lines) + "\n\n![front](pareto.png)\n")

@@ -53,7 +53,7 @@ def battery_state(dispatch: pd.DataFrame, participants: pd.DataFrame, path: Path
     return _save(fig, path)
 
 
-def bills_by_class(per: pd.DataFrame, path: Path) -> Path:
+def bills_by_class(per: pd.DataFrame, path: Path, currency: str = "EUR") -> Path:
     """Each participant's bill next to its stand-alone bill, grouped by class."""
     frame = per.sort_values(["socio_class", "participant"])
     x = np.arange(len(frame))
@@ -62,7 +62,7 @@ def bills_by_class(per: pd.DataFrame, path: Path) -> Path:
     ax.bar(x - 0.2, frame.standalone_bill, width=0.4, color="#cccccc", label="stand-alone (grid only)")
     ax.bar(x + 0.2, frame.bill, width=0.4, color=colours, label="in the community")
     ax.set_xticks(x, frame.participant, rotation=60, fontsize=7)
-    ax.set_ylabel("bill over the run")
+    ax.set_ylabel(f"bill over the run ({currency})")
     ax.axhline(0, color="black", lw=0.5)
     ax.legend(fontsize=8)
     ax.set_title("Bills by participant (colour = class)")
@@ -70,20 +70,41 @@ def bills_by_class(per: pd.DataFrame, path: Path) -> Path:
 
 
 def benefit_distribution(per: pd.DataFrame, path: Path) -> Path:
-    """Relative saving of each participant, by class."""
+    """Relative benefit (saving / need) of each participant, by class."""
     frame = per[per.socio_class != "community"]
     classes = sorted(frame.socio_class.unique())
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for k, cls in enumerate(classes):
-        values = 100 * frame.loc[frame.socio_class == cls, "normalised_benefit"].to_numpy()
+        values = 100 * frame.loc[frame.socio_class == cls, "relative_benefit"].dropna().to_numpy()
         ax.scatter(np.full(values.size, k) + np.linspace(-0.15, 0.15, values.size), values,
                    color=CLASS_COLOURS.get(cls, "#666666"), s=28)
         if values.size:
             ax.hlines(values.mean(), k - 0.3, k + 0.3, color="black", lw=1.5)
     ax.set_xticks(range(len(classes)), classes)
     ax.axhline(0, color="black", lw=0.5)
-    ax.set_ylabel("saving vs stand-alone (%)")
+    ax.set_ylabel("saving vs stand-alone (% of need)")
     ax.set_title("Benefit distribution (bar = class mean)")
+    return _save(fig, path)
+
+
+def equity_over_time(table: pd.DataFrame, path: Path) -> Path:
+    """Gini of each equity quantity per day (dashed) and on outcomes accumulated to date (solid)."""
+    from p2psim.equity import QUANTITIES
+
+    colours = {"relative_benefit": "#1f78b4", "energy_burden": "#d95f02", "renewable_access": "#1b9e77"}
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    marker = "o" if len(table) <= 31 else None
+    for quantity in QUANTITIES:
+        label = quantity.replace("_", " ")
+        ax.plot(table.day, table[f"gini_{quantity}_cumulative"], color=colours[quantity], lw=1.8, marker=marker,
+                ms=3, label=f"{label}, cumulative to date")
+        ax.plot(table.day, table[f"gini_{quantity}_daily"], color=colours[quantity], lw=0.9, ls="--",
+                label=f"{label}, that day")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("day of the run")
+    ax.set_ylabel("Gini (0 = equal)")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    ax.set_title("Equity over time: inequity of each day's and of the accumulated outcomes")
     return _save(fig, path)
 
 

@@ -25,28 +25,29 @@ import numpy as np
 import pandas as pd
 
 from p2psim import plots
-from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini
+from p2psim.report_equity import EQUITY_FIGURE, equity_cards, equity_section
 
 SUMMARY_ROWS = (
     ("peak_reduction_pct", "Peak reduction vs raw load (%)"),
     ("peak_reduction_vs_standalone_pct", "Peak reduction vs stand-alone (%)"),
-    ("cooperative_gain", "Cooperative gain (currency)"),
-    ("total_cost", "Community total cost (currency)"),
-    ("standalone_total_cost", "Stand-alone total cost (currency)"),
-    ("self_sufficiency_pct", "Self-sufficiency (%)"),
+    ("cooperative_gain", "Cooperative gain ({currency})"),
+    ("total_cost", "Community total cost ({currency})"),
+    ("standalone_total_cost", "Stand-alone total cost ({currency})"),
+    ("self_sufficiency_pct", "Self-sufficiency: consumption not of grid origin (%)"),
     ("solar_utilisation_pct", "Solar utilisation (%)"),
-    ("gini_burden_standalone", "Gini of energy burden, stand-alone"),
-    ("gini_burden_community", "Gini of energy burden, in the community"),
-    ("gini_benefit", "Gini of normalised benefit"),
-    ("jain_benefit", "Jain index of normalised benefit"),
-    ("min_relative_saving_pct", "Worst-off relative saving (%)"),
+    ("gini_relative_benefit", "Gini of relative benefit (benefit / need), 0 = equal"),
+    ("gini_energy_burden_standalone", "Gini of energy burden, stand-alone"),
+    ("gini_energy_burden", "Gini of energy burden, in the community"),
+    ("gini_renewable_access", "Gini of renewable access"),
+    ("jain_renewable_access", "Jain index of renewable access, 1 = equal"),
+    ("min_relative_saving_pct", "Worst-off relative saving (% of need)"),
     ("losers_pct", "Participants worse off than alone (%)"),
     ("pool_energy_kwh", "Energy traded in the pool (kWh)"),
 )
 PER_CLASS_COLUMNS = ("socio_class", "n", "bill", "standalone_bill", "benefit", "relative_saving_pct",
-                     "energy_burden_pct", "renewable_access_pct")
+                     "energy_burden_pct", "earnings", "renewable_access_pct")
 PARTICIPANT_COLUMNS = ("participant", "kind", "socio_class", "pv_peak_kw", "battery_kwh", "bill", "standalone_bill",
-                       "benefit", "normalised_benefit")
+                       "benefit", "need_cost", "relative_benefit", "energy_burden_pct", "earnings", "renewable_access")
 SECTIONS_FILE = "report_sections.json"
 
 
@@ -68,6 +69,8 @@ class ReportData:
     solver_records: list[dict[str, Any]]
     sections: list[tuple[str, str, list[Path]]] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    currency: str = "EUR"
+    equity_daily: pd.DataFrame | None = None
 
     @classmethod
     def from_result(cls, result) -> ReportData:
@@ -76,7 +79,7 @@ class ReportData:
         return cls(result.study.name, result.study.market, result.study.seed, sc.days, str(sc.start),
                    sc.interval_minutes, sc.source, dict(result.summary), result.per_class, result.participants,
                    result.dispatch, list(result.solver_records), list(result.extras.get("report_sections", [])),
-                   dict(result.timings_s))
+                   dict(result.timings_s), sc.tariffs.currency, result.equity_daily)
 
     @classmethod
     def from_directory(cls, directory: Path) -> ReportData:
@@ -87,21 +90,14 @@ class ReportData:
         per_class = per_class.rename_axis("socio_class").reset_index().fillna(np.nan)
         dispatch = pd.read_parquet(directory / "dispatch.parquet")
         settings = run.get("settings", {})
+        daily = directory / "equity_daily.parquet"
         return cls(run["study"], run["market"], int(run["seed"]), int(settings["days"]),
                    str(pd.Timestamp(dispatch.timestamp.min()).date()), int(settings["interval_minutes"]),
                    run.get("scenario_source", ""), {k: np.nan if v is None else v for k, v in summary.items()},
                    per_class, pd.read_parquet(directory / "participants.parquet"), dispatch,
-                   run.get("solver_records", []), load_sections(directory), run.get("timings_s", {}))
-
-    def equity_summary(self) -> dict[str, float]:
-        """The summary plus the Gini of energy burden stand-alone and in the community."""
-        out = dict(self.summary)
-        people = self.participants[~self.participants.socio_class.isin(EQUITY_EXCLUDED_CLASSES)]
-        if {"bill", "standalone_bill", "income_per_year"} <= set(people.columns) and len(people):
-            income = people.income_per_year.to_numpy(float)
-            out["gini_burden_standalone"] = gini(people.standalone_bill.to_numpy(float) / income)
-            out["gini_burden_community"] = gini(people.bill.to_numpy(float) / income)
-        return out
+                   run.get("solver_records", []), load_sections(directory), run.get("timings_s", {}),
+                   (settings.get("tariffs") or {}).get("currency", "EUR"),
+                   pd.read_parquet(daily) if daily.exists() else None)
 
 
 def _cell(value: Any, digits: int) -> str:
@@ -133,7 +129,7 @@ def solver_table(records: list[dict[str, Any]], timings: bool) -> str:
 
 
 def _markdown(data: ReportData, figures: list[tuple[str, str]], *, timings: bool = False) -> str:
-    s = data.equity_summary()
+    s = data.summary
     solvers = sorted({r.get("backend", "") for r in data.solver_records} - {""}) or ["none (rule-based)"]
     per_class = data.per_class[[c for c in PER_CLASS_COLUMNS if c in data.per_class]]
     people = data.participants[[c for c in PARTICIPANT_COLUMNS if c in data.participants]]
@@ -143,10 +139,15 @@ def _markdown(data: ReportData, figures: list[tuple[str, str]], *, timings: bool
         f"{len(data.participants)} participants, {data.interval_minutes}-minute intervals.",
         f"Data: {data.source}. Solvers: {', '.join(solvers)}.", "",
         "## Summary", "", "| metric | value |", "|---|---|",
-        *[f"| {label} | {_cell(float(s[key]), 2)} |" for key, label in SUMMARY_ROWS if key in s], "",
+        *[f"| {label.format(currency=data.currency)} | {_cell(float(s[key]), 2)} |" for key, label in SUMMARY_ROWS
+          if key in s], "",
+        "Money in " + data.currency + "; relative benefit = a member's saving against its stand-alone bill as a share "
+        "of its need (what its consumption would cost from the grid alone); energy burden = max(bill, 0) / income "
+        "(annualised; a net exporter's credit is reported as earnings); every Gini is in [0, 1], 0 = equal.", "",
         "## Solvers", "", solver_table(data.solver_records, timings), "",
         "## Market", "", *[f"![{title}]({name})\n" for title, name in figures],
         "### By class", "", _table(per_class), "", "### By participant", "", _table(people), "",
+        *equity_section(data.equity_daily, data.summary),
     ]
     for title, text, images in data.sections:
         shown = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text))
@@ -265,21 +266,8 @@ def markdown_to_html(markdown: str, directory: Path) -> tuple[str, list[tuple[in
     return "\n".join(body), headings
 
 
-def _cards(summary: dict[str, float]) -> str:
-    def value(key: str, fmt: str) -> str:
-        v = summary.get(key)
-        return "n/a" if v is None or not np.isfinite(v) else fmt.format(v)
-
-    cards = [
-        ("Peak reduction", value("peak_reduction_pct", "{:.1f} %"), "vs raw load"),
-        ("Cooperative gain", value("cooperative_gain", "{:.2f}"), "currency over the run"),
-        ("Gini of energy burden", f"{value('gini_burden_standalone', '{:.3f}')} \u2192 "
-                                  f"{value('gini_burden_community', '{:.3f}')}", "stand-alone \u2192 community"),
-        ("Self-sufficiency", value("self_sufficiency_pct", "{:.1f} %"), "community level"),
-        ("Worst-off saving", value("min_relative_saving_pct", "{:.1f} %"), "relative to stand-alone"),
-    ]
-    if "explain_r2_heldout" in summary:
-        cards.append(("Explanation fidelity", value("explain_r2_heldout", "R\u00b2 {:.2f}"), "held-out days"))
+def _cards(summary: dict[str, float], currency: str) -> str:
+    cards = equity_cards(summary, currency)
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{html.escape(v)}</div>'
         f'<div class="k">{html.escape(note)}</div></div>' for k, v, note in cards) + "</div>"
@@ -308,7 +296,7 @@ def render_html(data: ReportData, markdown: str, directory: Path) -> str:
         f"<title>p2psim report: {html.escape(data.name)}</title><style>{STYLE}</style></head><body>"
         f"<header><h1>p2psim report: {html.escape(data.name)}</h1><p>{html.escape(subtitle)}</p></header>"
         f'<div class="layout"><nav class="toc" id="toc"><strong>Contents</strong>{"".join(toc)}</nav><main>'
-        f"{_cards(data.equity_summary())}{body}</main></div>"
+        f"{_cards(data.summary, data.currency)}{body}</main></div>"
         f"<footer>Data: {html.escape(data.source)}. Timings: {html.escape(timings or 'n/a')}.</footer>"
         "</body></html>"
     )
@@ -319,9 +307,12 @@ def _write(data: ReportData, directory: Path) -> None:
         ("Community load vs grid import", plots.community_profile(data.dispatch, directory / "profile.png").name),
         ("Battery state of charge",
          plots.battery_state(data.dispatch, data.participants, directory / "battery.png").name),
-        ("Bills by class", plots.bills_by_class(data.participants, directory / "bills_by_class.png").name),
+        ("Bills by class", plots.bills_by_class(data.participants, directory / "bills_by_class.png", data.currency)
+         .name),
         ("Benefit distribution", plots.benefit_distribution(data.participants, directory / "benefits.png").name),
     ]
+    if data.equity_daily is not None and len(data.equity_daily):
+        plots.equity_over_time(data.equity_daily, directory / EQUITY_FIGURE)
     save_sections(directory, data.sections)
     (directory / "report.md").write_text(_markdown(data, figures))
     page = render_html(data, _markdown(data, figures, timings=True), directory)

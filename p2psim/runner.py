@@ -51,6 +51,9 @@ class RunResult:
     """Later stages (allocation, coordinator, explanations) add their tables here."""
     devices: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per (device, day, interval) in runs with devices (written as devices.parquet)."""
+    equity_daily: pd.DataFrame | None = None
+    """Per day: the inequity of that day's outcomes and of the outcomes accumulated to it
+    (:func:`p2psim.equity.trajectory`), written as ``equity_daily.parquet``."""
     started_s: float = field(default_factory=time.perf_counter)
     """``time.perf_counter()`` when the run started."""
 
@@ -74,6 +77,7 @@ def participant_table(scenario: Scenario) -> pd.DataFrame:
             "distance_km": [distance.get(p.bus, np.nan) for p in scenario.participants],
             "pv_peak_kw": [p.pv_peak_kw for p in scenario.participants],
             "battery_kwh": [p.battery.capacity_kwh if p.battery else 0.0 for p in scenario.participants],
+            "charge_efficiency": [p.battery.charge_efficiency if p.battery else 1.0 for p in scenario.participants],
             "flexible_share": [p.flexible_share for p in scenario.participants],
         }
     )
@@ -134,14 +138,13 @@ def run(
     participants = participant_table(scenario)
     participants["devices"] = device_kinds(model)
     dispatch, bills = model.ledger.dispatch, model.ledger.bills
-    summary, per, per_class = summarise(
+    summary, per, per_class, equity_daily = summarise(
         dispatch,
         bills,
         participants,
         interval_hours=scenario.interval_hours,
         days=scenario.days,
         standalone_peak_kw=max(r["standalone_peak_kw"] for r in model.day_results),
-        benefit_floor=study.equity.benefit_floor,
     )
     records = model.ledger.solver_records
     summary["solve_time_s"] = float(sum(r.get("solve_time_s", 0.0) for r in records))
@@ -161,6 +164,7 @@ def run(
         extras={"coordinator_note": note} if note else {},
         devices=model.ledger.devices,
         started_s=start,
+        equity_daily=equity_daily,
     )
     result.stamp_total()
     return result
@@ -211,6 +215,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
     result.trades.to_parquet(directory / "trades.parquet", index=False)
     result.bills.to_parquet(directory / "bills.parquet", index=False)
     result.participants.to_parquet(directory / "participants.parquet", index=False)
+    if result.equity_daily is not None:
+        result.equity_daily.to_parquet(directory / "equity_daily.parquet", index=False)
     pd.DataFrame(result.solver_records).to_parquet(directory / "solver_records.parquet", index=False)
     if len(result.devices):
         result.devices.to_parquet(directory / "devices.parquet", index=False)

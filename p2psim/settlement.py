@@ -8,11 +8,20 @@ per participant, e.g. pay-as-bid, as long as the pool's payments balance) and fe
     fee_cost     = dt * f_t * pool_buy
     imbalance    = dt * (import_price_t * imbalance_import - export_price_t * imbalance_export)
 
-The day's demand charge ``peak_price_per_kw * community_peak_kw`` (the largest community net grid
-import of the day, delivered) is shared among participants in proportion to their positive grid
-import in the peak interval. ``bill = energy + pool + fee + imbalance + peak share`` (positive =
-the participant pays). Money balance: pool payments net to zero across participants, so the sum of
-bills equals what the grid supplier, the network operator (fees) and the demand charge collect.
+The demand charge has one treatment for the market and the cooperative game (model.md section 4):
+a group pays ``peak_price_per_kw`` times ITS OWN largest net grid import of the day (delivered).
+In the community (``peak="community"``) the group is everyone: the community peak's charge is shared
+among participants in proportion to their positive grid import in the peak interval. A participant
+alone (``peak="own"``, the stand-alone counterfactual B_i = c({i})) pays for its own peak,
+``peak_price_per_kw * max(0, max_t net grid import_i,t)``. With perfect forecasts and a
+cost-minimising clearing the settled gain ``sum_i (B_i - bill_i)`` is then the game's v(N).
+``bill = energy + pool + fee + imbalance + peak charge`` (positive = the participant pays). Money
+balance: pool payments net to zero across participants, so the sum of bills equals what the grid
+supplier, the network operator (fees) and the demand charge collect.
+
+``need_cost`` (:func:`need_costs`) is what a member's consumption would cost with nothing but the
+grid: its load at the import prices plus the demand charge on its own load peak. It is the
+denominator of the relative benefit (:mod:`p2psim.equity`).
 """
 
 from __future__ import annotations
@@ -145,11 +154,41 @@ def peak_shares(flows: dict[str, np.ndarray], peak_price_per_kw: float) -> tuple
     return weights * peak_price_per_kw * peak_kw, peak_kw, peak_t
 
 
-def day_bills(flows: dict[str, np.ndarray], prices: Prices, dt: float) -> dict[str, np.ndarray]:
-    """Bill components per participant for one day (n each), including the demand-charge share."""
+def own_peak_charges(flows: dict[str, np.ndarray], peak_price_per_kw: float) -> np.ndarray:
+    """Each participant's demand charge on its own delivered daily peak net import (n)."""
+    own_peak_kw = np.clip(delivered_grid_import_kw(flows).max(axis=1), 0, None)
+    return peak_price_per_kw * own_peak_kw
+
+
+def need_costs(
+    load_kw: np.ndarray, import_price_per_kwh: np.ndarray, peak_price_per_kw: float, dt: float
+) -> np.ndarray:
+    """What each participant's load would cost from the grid alone (n): energy at import prices + own-peak charge.
+
+    ``need_i = dt sum_t import_price_t load_i,t + peak_price_per_kw max(0, max_t load_i,t)`` -- no PV,
+    storage, flexibility or community. Positive for every participant with load.
+    """
+    load = np.asarray(load_kw, dtype=float)
+    energy = dt * (load * np.asarray(import_price_per_kwh, dtype=float)[None, :]).sum(axis=1)
+    return energy + peak_price_per_kw * np.clip(load.max(axis=1), 0, None)
+
+
+PEAK_RULES = ("community", "own")
+
+
+def day_bills(
+    flows: dict[str, np.ndarray], prices: Prices, dt: float, *, peak: str = "community"
+) -> dict[str, np.ndarray]:
+    """Bill components per participant for one day (n each), including the demand charge.
+
+    ``peak="community"``: the community peak's charge shared pro rata (a community's bills);
+    ``peak="own"``: each participant pays for its own peak (stand-alone bills, c({i}) of the game).
+    """
+    if peak not in PEAK_RULES:
+        raise ValueError(f"peak={peak!r}: expected one of {PEAK_RULES}")
     costs = {k: v.sum(axis=1) for k, v in interval_costs(flows, prices, dt).items()}
     share, peak_kw, _ = peak_shares(flows, prices.peak_price_per_kw)
-    costs["peak_charge"] = share
+    costs["peak_charge"] = share if peak == "community" else own_peak_charges(flows, prices.peak_price_per_kw)
     costs["bill"] = sum(costs[k] for k in ("energy_cost", "pool_cost", "fee_cost", "imbalance_cost", "peak_charge"))
     costs["community_peak_kw"] = np.full_like(share, peak_kw)
     return costs

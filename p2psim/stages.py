@@ -19,7 +19,7 @@ def _devices(result):
 
 
 def _allocation(result):
-    from p2psim.allocate import allocation_stage
+    from p2psim.allocate_report import allocation_stage
 
     return allocation_stage(result)
 

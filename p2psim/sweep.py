@@ -237,24 +237,14 @@ def prepare_study(spec: RunSpec) -> Study:
 def run_row(result) -> dict[str, Any]:
     """Row figures of a finished :class:`~p2psim.runner.RunResult` beyond its summary.
 
-    ``gini_benefit_first_day`` / ``..._last_day``: Gini of the normalised benefit of the first and
-    last day alone (floor ``equity.benefit_floor`` per day, community class excluded), the start and
-    end of the episode. ``worst_class`` / ``worst_class_saving_pct``: the class with the lowest mean
-    relative saving. ``saving_pct.<class>``: each class's mean relative saving.
+    The summary already holds the equity trajectory (``gini_<quantity>_<daily|cumulative>_<first|last|
+    slope_per_day|...>``, :func:`p2psim.equity.trajectory_summary`). ``worst_class`` /
+    ``worst_class_saving_pct``: the class with the lowest relative saving (group total: its members'
+    benefit / their need). ``saving_pct.<class>``: each class's relative saving.
     """
     import numpy as np
 
-    from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, normalised_benefit
-
     row: dict[str, Any] = {}
-    bills = result.bills
-    classes = result.participants.set_index("participant").socio_class
-    bills = bills[~bills.participant.map(classes).isin(EQUITY_EXCLUDED_CLASSES)]
-    floor = result.study.equity.benefit_floor
-    for label, day in (("first_day", int(bills.day.min())), ("last_day", int(bills.day.max()))):
-        today = bills[bills.day == day]
-        row[f"gini_benefit_{label}"] = gini(normalised_benefit(today.benefit.to_numpy(),
-                                                                today.standalone_bill.to_numpy(), floor))
     per_class = result.per_class.set_index("socio_class").relative_saving_pct
     for name, value in per_class.items():
         row[f"saving_pct.{name}"] = float(value)

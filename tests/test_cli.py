@@ -24,8 +24,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "tiny.md"
 STUDY_FILES = sorted((REPO / "studies").glob("*.py"))
 # until eqwm_v1 is registered, run every study with a baseline rule
 MARKET_ARGS = [] if "eqwm_v1" in MARKETS else ["--market", "mid_market_rate_v1"]
-SUMMARY_KEYS = {"peak_reduction_pct", "self_sufficiency_pct", "solar_utilisation_pct", "total_cost", "gini_benefit",
-                "min_relative_saving_pct", "per_class"}
+SUMMARY_KEYS = {"peak_reduction_pct", "self_sufficiency_pct", "solar_utilisation_pct", "total_cost",
+                "gini_relative_benefit", "min_relative_saving_pct", "per_class"}
 RUN_FILES = {"summary.json", "trades.parquet", "dispatch.parquet", "bills.parquet", "run.json", "report.html",
              "report.md"}
 
@@ -112,22 +112,26 @@ def test_golden_report(study_runs):
 
 def test_golden_report_holds_the_hand_numbers():
     # the golden file itself carries the hand-checked tiny numbers (guards against a careless regeneration).
-    # Market side: test_baseline_rules.py. Stand-alone (grid_only_v1, each alone, LP optimum): hh-c charges its
-    # 6 kWh from the grid before 18:00 and covers its 1 kW at 18-24, so the stand-alone community imports
-    # 3 + 1 + 0 = 4 kW at 18-24 (peak 4, shares 3/4 and 1/4 of 0.5 * 4 = 2):
-    #   hh-a 6 * (0.3 * 5 + 0.4 * 3) + 1.5 = 17.70; hh-b 1.8 - 6 * 0.1 * 5 + 2.4 + 0.5 = 1.70;
-    #   hh-c 6 * 0.3 * (1 + 1 + 1 + 2) + 0 = 9.00 -> total 28.40, peak reduction vs stand-alone 1 - 5/4 = -25 %.
+    # Market side: test_baseline_rules.py. Stand-alone (grid_only_v1, each alone, LP optimum, each paying the
+    # demand charge 0.5 on its OWN peak, as in the game's c({i})): hh-a 6 * (0.3 * 5 + 0.4 * 3) + 0.5 * 3 = 17.70;
+    # hh-b 6 * (0.3 + 0.4) - 6 * 0.1 * 5 + 0.5 * 1 = 1.70; hh-c charges its 6 kWh before 18:00 (peak 2 kW) and
+    # covers its 1 kW at 18-24: 6 * 0.3 * (1 + 1 + 2 + 1) + 0.5 * 2 = 10.00 -> total 29.40 and a gain of
+    # 29.40 - 24.10 = 5.30. The stand-alone community imports 3 + 1 + 0 = 4 kW at 18-24: -25 % vs stand-alone.
+    # Need (load at import prices + own load peak): hh-a 17.70, hh-b 6 * 1.3 + 0.5 = 8.30, hh-c 6 * 1.6 + 1 = 10.60;
+    # relative benefit 1.36 / 17.7 = 0.08, 3.00 / 8.3 = 0.36, 0.94 / 10.6 = 0.09. hh-b, a net exporter (bill
+    # -1.30), has energy burden 0 and earns 1.30. Renewable access of hh-a: pool 17 of 48 kWh = 35.42 %.
     # Shapley of the day-ahead game (gains v(ab) = 4.32, v(ac) = 0.5, v(bc) = 4.82, v(abc) = 29.4 - 23.0 = 6.4):
     #   hh-a 4.32/6 + 0.5/6 + (6.4 - 4.82)/3 = 1.33 -> worst saving 1.33 / 17.7 = 7.5 %.
     text = GOLDEN.read_text()
-    for row in ("| hh-a | household | low | 0.00 | 0.00 | 16.34 | 17.70 |",
-                "| hh-b | household | high | 5.00 | 0.00 | -1.30 | 1.70 |",
-                "| hh-c | household | middle | 0.00 | 6.00 | 9.06 | 9.00 |",
-                "| Community total cost (currency) | 24.10 |",
-                "| Stand-alone total cost (currency) | 28.40 |", "| Peak reduction vs stand-alone (%) | -25.00 |",
-                "| Self-sufficiency (%) | 41.18 |", "| Energy traded in the pool (kWh) | 30.00 |",
+    for row in ("| hh-a | household | low | 0.00 | 0.00 | 16.34 | 17.70 | 1.36 | 17.70 | 0.08 | 39.76 | 0.00 | 0.35 |",
+                "| hh-b | household | high | 5.00 | 0.00 | -1.30 | 1.70 | 3.00 | 8.30 | 0.36 | 0.00 | 1.30 | 0.50 |",
+                "| hh-c | household | middle | 0.00 | 6.00 | 9.06 | 10.00 | 0.94 | 10.60 | 0.09 |",
+                "| Community total cost (EUR) | 24.10 |", "| Cooperative gain (EUR) | 5.30 |",
+                "| Stand-alone total cost (EUR) | 29.40 |", "| Peak reduction vs stand-alone (%) | -25.00 |",
+                "| Self-sufficiency: consumption not of grid origin (%) | 41.18 |",
+                "| Energy traded in the pool (kWh) | 30.00 |",
                 "| Solar utilisation (%) | 100.00 |", "| Peak reduction vs raw load (%) | 0.00 |",
-                "| shapley | 6.40 | 0.577 | 0.410 | 7.5 |"):
+                "| shapley | 6.40 | 0.357 | 0.677 | 7.5 | 0 | -0.250; exact | 0; 0 of 6 | yes |"):
         assert row in text, row
 
 

@@ -13,6 +13,7 @@ from p2psim.settlement import (
     check_money_balance,
     day_bills,
     interval_costs,
+    need_costs,
     peak_shares,
 )
 
@@ -125,3 +126,22 @@ def test_unbalanced_pool_is_reported():
     f = flows(load_kw=[[1, 0], [0, 0], [0, 0]], pool_buy_kw=[[1, 0], [0, 0], [0, 0]])
     with pytest.raises(InvariantError, match=r"pool not balanced on day 0, interval 0: bought 1\.000000 kW, sold 0"):
         check_energy_balance(f, IDS, day=0, interval=0)
+
+
+def test_alone_each_participant_pays_for_its_own_peak():
+    # p0 imports 1 then 4 kW, p1 2 and 2, p2 exports 1 kW: own peaks 4, 2, 0 (never negative) -> 2.0, 1.0, 0
+    # in the community they share the community peak 5 kW instead (test_peak_share_by_hand): 2.5 in total
+    f = flows(grid_import_kw=[[1, 4], [2, 2], [0, 0]], grid_export_kw=[[0, 0], [0, 0], [0, 1]])
+    alone = day_bills(f, prices(), dt=1.0, peak="own")
+    np.testing.assert_allclose(alone["peak_charge"], [2.0, 1.0, 0.0])
+    community = day_bills(f, prices(), dt=1.0)
+    np.testing.assert_allclose(community["peak_charge"], [5 / 3, 5 / 6, 0.0])
+    np.testing.assert_allclose(alone["bill"] - alone["peak_charge"], community["bill"] - community["peak_charge"])
+    with pytest.raises(ValueError, match="peak='shared'"):
+        day_bills(f, prices(), dt=1.0, peak="shared")
+
+
+def test_need_cost_by_hand():
+    # load 1 then 3 kW for 2-hour intervals at 0.3 and 0.4: 2 * (0.3 + 1.2) = 3.0, plus 0.5 * 3 kW own load peak
+    need = need_costs(np.array([[1.0, 3.0], [0.0, 0.0]]), np.array([0.3, 0.4]), 0.5, 2.0)
+    np.testing.assert_allclose(need, [4.5, 0.0])

@@ -50,7 +50,7 @@ def test_study_runs_one_day(name):
     assert result.study.days == 1 and s["days"] == 1.0
     assert result.scenario.horizon == 24
     for key in ("peak_reduction_pct", "cooperative_gain_per_day", "self_sufficiency_pct", "solar_utilisation_pct",
-                "gini_benefit", "min_relative_saving_pct", "total_cost", "solve_time_s"):
+                "gini_relative_benefit", "min_relative_saving_pct", "total_cost", "solve_time_s"):
         assert np.isfinite(s[key]), key
     assert s["standalone_total_cost"] > 0
     assert SCENARIOS[name] in result.scenario.source or isinstance(study(name).community, ExplicitCommunity)

@@ -97,7 +97,8 @@ def test_local_sweep_writes_one_row_per_run(local_sweep):
     assert [json.loads(s) for s in table.settings] == [{"tariffs.p2p_fee_per_kwh": v} for v in
                                                        ("0.01", "0.01", "0.03", "0.03")]
     for column in ("study", "market", "peak_reduction_pct", "cooperative_gain_per_day", "self_sufficiency_pct",
-                   "solar_utilisation_pct", "gini_benefit", "gini_benefit_first_day", "gini_benefit_last_day",
+                   "solar_utilisation_pct", "gini_relative_benefit", "gini_relative_benefit_daily_first",
+                   "gini_relative_benefit_daily_last",
                    "worst_class_saving_pct", "solve_time_s", "time_solve_max_s", "time_total_s",
                    "time_worker_s"):
         assert column in table.columns, column

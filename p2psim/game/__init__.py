@@ -1,4 +1,4 @@
-"""Cooperative savings games: Shapley values, core, nucleolus and fair stable allocations.
+"""Cooperative savings games: Shapley values, core, (pre-)nucleolus and fair stable allocations.
 
 A game is ``players: Sequence[str]`` plus ``value: Callable[[frozenset[str]], float]``, the
 characteristic function of a *savings* game (``v(∅) = 0``; ``v(S)`` is what coalition ``S``
@@ -27,8 +27,8 @@ from p2psim.game.axioms import (
     symmetry_violation,
 )
 from p2psim.game.cached import CachedGame, ValueFunction
-from p2psim.game.core import CoreExcess, least_core, max_core_excess
-from p2psim.game.nucleolus import nucleolus
+from p2psim.game.core import CoreExcess, ExcessOracle, least_core, max_core_excess
+from p2psim.game.nucleolus import nucleolus, prenucleolus
 from p2psim.game.shapley import shapley_value
 from p2psim.game.stable import Separation, equitable_core_allocation, exhaustive_separation
 from p2psim.game.textbook import (
@@ -52,6 +52,7 @@ __all__ = [
     "CachedGame",
     "CoreExcess",
     "DividendValue",
+    "ExcessOracle",
     "Separation",
     "TextbookGame",
     "ValueFunction",
@@ -75,6 +76,7 @@ __all__ = [
     "nucleolus",
     "null_player_violation",
     "null_players",
+    "prenucleolus",
     "random_convex_game",
     "random_game_with_core",
     "random_table_game",

@@ -9,7 +9,7 @@ The nucleolus lives in :mod:`p2psim.game.nucleolus`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,6 +97,16 @@ def least_core(players: Sequence[str], value: ValueFunction | CachedGame) -> All
     )
 
 
+ExcessOracle = Callable[[Mapping[str, float]], tuple[frozenset[str], float, float]]
+"""``x -> (S, e, upper)``: a coalition ``S`` of largest excess at the allocation ``x`` (amount per
+player), its excess ``e = v(S) - x(S)`` and a proven upper bound ``upper >= max_S v(S) - x(S)``; an
+exact oracle has ``upper - e`` at its solver tolerance (e.g.
+:meth:`p2psim.game.energy_separation.MembershipSeparation.max_excess`, one MILP)."""
+
+CHECK_LABELS = {"exact": "exact", "oracle": "exact (MILP oracle)", "sampled": "sampled lower bound"}
+"""What each ``max_core_excess`` method's figure is, in the words reports and tables use."""
+
+
 @dataclass(frozen=True)
 class CoreExcess:
     """Largest excess ``max_S v(S) - x(S)`` over proper coalitions, found by a check.
@@ -105,27 +115,45 @@ class CoreExcess:
         max_excess: Largest excess found (``-inf`` if nothing was checked). Positive: the
             ``worst_coalition`` would gain that much by leaving; ``<= 0``: no blocking found.
         worst_coalition: A coalition attaining ``max_excess`` (``None`` if nothing checked).
-        n_violated: Number of checked coalitions with excess above the tolerance.
-        n_checked: Number of distinct proper coalitions checked.
-        exact: ``True`` if every proper coalition was checked.
-        n_value_calls: Value calls the check cost.
-        note: For sampled checks: ``max_excess`` is only a lower bound on the true maximum.
+        n_violated: Number of checked coalitions with excess above the tolerance; ``None`` when the
+            check does not count them (``"oracle"`` with a violated coalition: one optimisation finds
+            the largest excess, not how many coalitions exceed the tolerance; without one it is 0).
+        n_checked: Number of distinct proper coalitions checked (``"oracle"``: all ``2**n - 2``,
+            covered by the optimality proof, not costed one by one).
+        exact: ``True`` if ``max_excess`` is the true maximum over every proper coalition.
+        n_value_calls: Value calls the check cost (through the game passed to it; an oracle's own
+            coalition solves are not counted here).
+        note: What the figure is when it is not the plain enumerated maximum.
+        method: ``"exact"`` (enumeration), ``"oracle"`` (exact by a separation oracle) or
+            ``"sampled"`` (a lower bound).
+        upper_bound: A proven upper bound on the true maximum (``max_excess`` when enumerated, the
+            oracle's bound, ``inf`` when sampled).
+        violated: Some coalition was found with excess above the tolerance (exact and oracle checks:
+            iff one exists; sampled: ``False`` means none was found).
     """
 
     max_excess: float
     worst_coalition: frozenset[str] | None
-    n_violated: int
+    n_violated: int | None
     n_checked: int
     exact: bool
     n_value_calls: int
     note: str = ""
+    method: str = "exact"
+    upper_bound: float = float("inf")
+    violated: bool = False
 
     @property
     def in_core(self) -> bool | None:
         """``True``/``False`` for exact checks; ``False`` or ``None`` (unknown) when sampled."""
-        if self.n_violated:
+        if self.violated:
             return False
         return True if self.exact else None
+
+    @property
+    def label(self) -> str:
+        """``"exact"``, ``"exact (MILP oracle)"`` or ``"sampled lower bound"`` (:data:`CHECK_LABELS`)."""
+        return CHECK_LABELS["exact" if self.exact and self.method == "sampled" else self.method]
 
 
 def allocation_vector(players: Sequence[str], allocation: Mapping[str, float]) -> np.ndarray:
@@ -149,6 +177,7 @@ def max_core_excess(
     method: str = "exact",
     budget: int | None = None,
     seed: int | np.random.Generator | None = None,
+    oracle: ExcessOracle | None = None,
 ) -> CoreExcess:
     """Find the coalition that gains most by leaving the allocation ``x``.
 
@@ -157,33 +186,41 @@ def max_core_excess(
         value: Characteristic function (or a shared :class:`CachedGame`).
         allocation: Amount per player (e.g. an :class:`Allocation`).
         method: ``"exact"`` checks all ``2**n - 2`` proper coalitions (``n <= 24``);
-            ``"sampled"`` checks random coalitions (size uniform on ``1..n-1``, then members
-            uniform) until ``budget`` value calls are spent — the result is a lower bound.
+            ``"oracle"`` asks ``oracle`` for the largest excess (exact, any ``n``; the number of
+            violated coalitions stays unknown); ``"sampled"`` checks random coalitions (size uniform
+            on ``1..n-1``, then members uniform) until ``budget`` value calls are spent -- the
+            result is a lower bound.
         budget: Value calls for ``"sampled"`` (required).
         seed: Seed or generator for ``"sampled"``.
+        oracle: For ``"oracle"`` (required): an :data:`ExcessOracle` of this game.
 
     Returns:
         A :class:`CoreExcess`.
     """
-    validate_method(method, ("exact", "sampled"), "max_core_excess")
+    validate_method(method, ("exact", "oracle", "sampled"), "max_core_excess")
     game, calls0 = CachedGame.open(players, value)
     x = allocation_vector(game.players, allocation)
     n = game.n
     if n == 1:
-        return CoreExcess(float("-inf"), None, 0, 0, True, game.n_value_calls - calls0)
+        return CoreExcess(float("-inf"), None, 0, 0, True, game.n_value_calls - calls0, method=method,
+                          upper_bound=float("-inf"))
     if method == "exact":
         values = game.all_values("exact core check")
         excess = (values - subset_sums(x))[1:-1]
         k = int(np.argmax(excess))
         tol = core_tolerance(values)
-        return CoreExcess(
-            float(excess[k]),
-            game.members(k + 1),
-            int(np.sum(excess > tol)),
-            excess.size,
-            True,
-            game.n_value_calls - calls0,
-        )
+        n_violated = int(np.sum(excess > tol))
+        return CoreExcess(float(excess[k]), game.members(k + 1), n_violated, excess.size, True,
+                          game.n_value_calls - calls0, upper_bound=float(excess[k]), violated=n_violated > 0)
+    if method == "oracle":
+        if oracle is None:
+            raise GameError("max_core_excess(method='oracle') needs oracle=...: a function x -> (S, excess, "
+                            "upper bound), e.g. membership_separation(game).max_excess for an energy day game")
+        worst, excess, upper = oracle(dict(zip(game.players, x.tolist(), strict=True)))
+        violated = float(excess) > core_tolerance(np.append(x, game.grand_value()))
+        return CoreExcess(float(excess), frozenset(worst), None if violated else 0, (1 << n) - 2, True,
+                          game.n_value_calls - calls0, method="oracle", upper_bound=float(upper), violated=violated,
+                          note="exact by a separation oracle; the number of violated coalitions is not counted")
     budget = validate_budget(budget, 1, "sampled max_core_excess")
     rng = make_rng(seed)
     limit, checked, seen_values = calls0 + budget, {}, [0.0]
@@ -199,12 +236,16 @@ def max_core_excess(
     k = int(np.argmax(excess))
     tol = core_tolerance(np.concatenate([x, seen_values]))
     complete = len(masks) == (1 << n) - 2
+    n_violated = int(np.sum(excess > tol))
     return CoreExcess(
         float(excess[k]),
         game.members(masks[k]),
-        int(np.sum(excess > tol)),
+        n_violated,
         len(masks),
         complete,
         game.n_value_calls - calls0,
         note="" if complete else "sampled: max_excess is a lower bound on the true maximum",
+        method="sampled",
+        upper_bound=float(excess[k]) if complete else float("inf"),
+        violated=n_violated > 0,
     )

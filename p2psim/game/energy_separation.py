@@ -47,6 +47,7 @@ or a rejected answer never hides a violated coalition.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -66,6 +67,9 @@ MILP_OPTIONS = {
 integral (the z only scale bounds), so branching finds incumbents at once; the sub-MIP heuristics
 (RINS, RENS) took 70-80 % of the time. Measured on the 14-player rural day, 11 separation MILPs:
 19.9 s with HiGHS defaults, 4.7 s without RINS/RENS, 3.2 s with all four off (same answers)."""
+
+PROOFS_KEPT = 32
+"""Allocations whose proven upper bound on the largest excess the oracle keeps for reuse."""
 
 
 def _big_m(game) -> float:
@@ -199,10 +203,13 @@ class MembershipSeparation:
         for k in range(n):
             self._include(1 << k)
         self._milp = None
+        self.milp_upper_bound = np.inf
+        self._proofs: dict[bytes, float] = {}  # recent proven upper bounds on the largest excess, by x
         counts = ("calls", "pool_hits", "search_hits", "milp_hits", "milp_solves", "milp_proofs", "search_lp_solves",
-                  "milp_disagreements", "cuts", "relax_solves", "relax_hits", "relax_proofs")
+                  "milp_disagreements", "cuts", "relax_solves", "relax_hits", "relax_proofs", "excess_calls",
+                  "excess_relax_proofs", "excess_milp_solves", "excess_reused_proofs")
         self.stats = dict.fromkeys(counts, 0)
-        self.stats.update(milp_seconds=0.0, search_seconds=0.0, relax_seconds=0.0)
+        self.stats.update(milp_seconds=0.0, search_seconds=0.0, relax_seconds=0.0, excess_seconds=0.0)
         self.log: list[tuple[str, bool, float, int]] = []
         """Per MILP solve: status, early stop, seconds, branch-and-bound nodes."""
 
@@ -279,13 +286,14 @@ class MembershipSeparation:
         self.stats["search_seconds"] += time.perf_counter() - start
 
     # ---------------------------------------------------------------- LP relaxation
-    def _relaxation(self, x: np.ndarray) -> float:
+    def _relaxation(self, x: np.ndarray, explore: bool | None = None) -> float:
         """Solve the MILP's LP relaxation (z in [0, 1], warm basis); cost its roundings into the pool.
 
         The relaxation's optimum bounds the largest excess from above (so a bound at or below the
         tolerance proves that no coalition is violated). Its z is nearly integral (few fractional
         members): every completion of the fractional members (up to ``2**max_enumerated``; beyond,
-        the threshold roundings) is costed, then a local search runs from the best of them.
+        the threshold roundings) is costed, then a local search runs from the best of them -- when
+        ``explore`` (default: only when the bound exceeds the tolerance).
 
         Returns:
             The upper bound on the largest excess.
@@ -307,7 +315,8 @@ class MembershipSeparation:
         if status != "kOptimal":
             raise GameError(f"separation LP relaxation of day {self.game.spec.day} ended with status {status}")
         bound = -float(highs.getInfo().objective_function_value)
-        if bound > self.tolerance:
+        self._remember(x, bound)
+        if bound > self.tolerance if explore is None else explore:
             z = np.asarray(highs.getSolution().col_value)[first_z:first_z + n]
             base = sum(1 << int(k) for k in np.flatnonzero(z >= 1 - 1e-6))
             fractional = np.flatnonzero((z > 1e-6) & (z < 1 - 1e-6))
@@ -339,11 +348,15 @@ class MembershipSeparation:
             self._milp = (highs, program, first_z, options)
         return self._milp
 
-    def _solve_milp(self, x: np.ndarray, threshold: float, early: bool) -> tuple[list[tuple[int, float]], bool]:
+    def _solve_milp(
+        self, x: np.ndarray, threshold: float, early: bool, cutoff: float | None = None
+    ) -> tuple[list[tuple[int, float]], bool]:
         """Coalitions of the MILP's improving incumbents with their MILP excess (best first).
 
+        Only coalitions with excess above ``cutoff`` (default: the exactness tolerance) are searched.
         Returns ``(candidates, proved)``: ``proved`` when the MILP ran to optimality (or proved that
-        nothing beats the cutoff, ``candidates`` empty).
+        nothing beats the cutoff, ``candidates`` empty); then ``self.milp_upper_bound`` is the MILP's
+        proven upper bound on the largest excess.
         """
         highs, _, first_z, options = self._milp_instance()
         n = self.n
@@ -351,7 +364,8 @@ class MembershipSeparation:
         highs.clearSolver()  # a stale incumbent of another x would only mislead the cutoff
         highs.changeColsCost(n, np.arange(first_z, first_z + n, dtype=np.int32),
                              -(self.game.standalone_cost - np.asarray(x, float)))
-        highs.setOptionValue("objective_bound", -min(self.tolerance, self.caller_tol))
+        cutoff = min(self.tolerance, self.caller_tol) if cutoff is None else cutoff
+        highs.setOptionValue("objective_bound", -cutoff)
         highs.setOptionValue("objective_target", -threshold if early else -np.inf)
         highs.setOptionValue("time_limit", highs.getRunTime() + float(options.time_limit_s))
         highs.run()
@@ -359,11 +373,15 @@ class MembershipSeparation:
         self.stats["milp_seconds"] += time.perf_counter() - start
         status = highs.getModelStatus().name
         self.log.append((status, early, time.perf_counter() - start, highs.getInfo().mip_node_count))
-        if status == "kInfeasible":  # nothing beats the cutoff: no coalition has excess > tolerance
+        if status == "kInfeasible":  # nothing beats the cutoff: no coalition has excess > cutoff
+            self.milp_upper_bound = cutoff
+            self._remember(x, cutoff)
             return [], True
         if status not in ("kOptimal", "kObjectiveTarget"):
             raise GameError(f"separation MILP of day {self.game.spec.day} ended with status {status}; on "
                             f"'kTimeLimit' raise the study's solver time_limit_s (now {options.time_limit_s} s)")
+        self.milp_upper_bound = -float(highs.getInfo().mip_dual_bound) if status == "kOptimal" else np.inf
+        self._remember(x, self.milp_upper_bound)
         found: dict[int, float] = {}
         solutions = [(s.col_value, s.objective) for s in highs.getSavedMipSolutions()]
         solutions.append((highs.getSolution().col_value, highs.getInfo().objective_function_value))
@@ -434,6 +452,72 @@ class MembershipSeparation:
                 self._search(x, [answer[0]], self.search_budget)
             cuts = self._pool_cuts(x, threshold) or cuts
         return self._answer(cuts)
+
+    # ---------------------------------------------------------------- the exact largest excess
+    def _remember(self, x: np.ndarray, upper: float) -> None:
+        """Keep a proven upper bound on the largest excess at ``x`` (the last ``PROOFS_KEPT`` allocations)."""
+        key = np.asarray(x, dtype=float).tobytes()
+        upper = min(float(upper), self._proofs.pop(key, np.inf))
+        self._proofs[key] = upper
+        if len(self._proofs) > PROOFS_KEPT:
+            del self._proofs[next(iter(self._proofs))]
+
+    def _proven_bound(self, x: np.ndarray) -> float:
+        """A proven upper bound on the largest excess at exactly this ``x``, if one was kept (else inf)."""
+        return self._proofs.get(np.asarray(x, dtype=float).tobytes(), np.inf)
+
+    def max_excess(self, allocation) -> tuple[frozenset[str], float, float]:
+        """The largest excess ``max_S v(S) - x(S)`` over proper coalitions, proven (an ExcessOracle).
+
+        Never a heuristic answer. The best coalition already costed (the pool, here grown by the
+        relaxation's roundings and a local search from them) is a lower bound ``lo``, attained; the
+        LP relaxation of the membership MILP is an upper bound. If they meet within ``gap`` the
+        answer is proven. Otherwise the MILP is solved to optimality (relative gap 0, no early stop)
+        with its cutoff at ``lo + gap``: infeasible proves that no coalition beats ``lo`` by more than
+        ``gap``; optimal gives the largest excess, proven by its dual bound. The excess returned is
+        the LP value ``v(S) - x(S)`` of the coalition returned (the values the game uses).
+
+        Row generation's state (coalitions included, level) is not touched, so one instance serves a
+        day's equitable core and every rule's core check, with one model each for the relaxation
+        (warm basis) and the MILP; only the z costs change between calls. A proof already made at the
+        same ``x`` (row generation's last call, at its own answer; kept for the last ``PROOFS_KEPT``
+        allocations) is reused: its upper bound with the pool's best coalition closes the gap without
+        another solve.
+
+        Args:
+            allocation: Amount per player (mapping), or a vector in ``game.players`` order.
+
+        Returns:
+            ``(S, e, upper)``: a coalition of largest excess, its excess and a proven upper bound
+            with ``upper - e <= gap = max(tolerance, 1e-8 max(1, |v(N)|))`` (up to LP tolerances).
+        """
+        start = time.perf_counter()
+        if isinstance(allocation, Mapping):
+            x = np.array([float(allocation[p]) for p in self.game.players])
+        else:
+            x = np.asarray(allocation, dtype=float)
+        self.stats["excess_calls"] += 1
+        gap = max(self.tolerance, self.caller_tol)
+        excess = self._pool_excess(x)
+        upper = self._proven_bound(x)  # e.g. row generation's last proof, at its own answer
+        reused = upper <= float(excess.max()) + gap
+        if not reused:
+            upper = self._relaxation(x, explore=True)
+            excess = self._pool_excess(x)
+        k = int(np.argmax(excess))
+        mask, lower = self._masks[k], float(excess[k])
+        if upper <= lower + gap:
+            self.stats["excess_reused_proofs" if reused else "excess_relax_proofs"] += 1
+        else:
+            self.stats["excess_milp_solves"] += 1
+            candidates, _ = self._solve_milp(x, -np.inf, early=False, cutoff=lower + gap)
+            for other, _ in candidates:
+                if other not in (0, self.full) and (e := self._excess(other, x)) > lower:
+                    mask, lower = other, e
+            upper = self.milp_upper_bound
+        self.stats["excess_seconds"] += time.perf_counter() - start
+        members = frozenset(p for j, p in enumerate(self.game.players) if (mask >> j) & 1)
+        return members, lower, max(upper, lower)
 
     def _answer(self, cuts: list[tuple[int, float]]) -> list[tuple[frozenset[str], float]]:
         out = []

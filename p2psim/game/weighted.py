@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from p2psim.errors import GameError
 from p2psim.game._bits import moebius, subset_sums, with_player
 from p2psim.game._validate import make_rng, validate_budget, validate_method, validate_weights
 from p2psim.game.allocation import Allocation
@@ -63,7 +64,7 @@ def weighted_min_budget(n: int) -> int:
 
 def _sampled(
     game: CachedGame, w: np.ndarray, budget: int | None, rng: np.random.Generator, start: int
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     n = game.n
     budget = validate_budget(budget, weighted_min_budget(n), "sampled weighted Shapley")
     limit = start + budget
@@ -81,7 +82,7 @@ def _sampled(
         draws.append(contrib)
     sample = np.array(draws)
     m = sample.shape[0]
-    return sample.mean(axis=0), sample.std(axis=0, ddof=1) / math.sqrt(m), m
+    return sample.mean(axis=0), sample.std(axis=0, ddof=1) / math.sqrt(m), m, np.cov(sample, rowvar=False) / m
 
 
 def weighted_shapley_value(
@@ -105,7 +106,10 @@ def weighted_shapley_value(
 
     Returns:
         An :class:`Allocation` with ``method="weighted_shapley"`` and ``meta["weights"]``; sampled
-        results carry ``exact=False`` and per-player standard errors.
+        results carry ``exact=False``, per-player standard errors and ``meta["covariance"]``, the
+        estimated covariance matrix of the estimate (players' order; the sample covariance of the
+        orders' marginal contributions over their number ``m``), so the standard error of any group's
+        total ``sum_{i in G} phi_i`` is ``sqrt(1_G' C 1_G)`` (:func:`group_std_error`).
 
     Raises:
         GameError: On bad players, values or weights, an unknown method or a bad budget.
@@ -124,8 +128,8 @@ def weighted_shapley_value(
             n_value_calls=game.n_value_calls - calls0,
             meta=meta,
         )
-    phi, se, m = _sampled(game, w, budget, make_rng(seed), calls0)
-    meta.update(budget=budget, orders=m)
+    phi, se, m, covariance = _sampled(game, w, budget, make_rng(seed), calls0)
+    meta.update(budget=budget, orders=m, covariance=covariance)
     return Allocation.from_array(
         game.players,
         phi,
@@ -135,3 +139,25 @@ def weighted_shapley_value(
         n_value_calls=game.n_value_calls - calls0,
         meta=meta,
     )
+
+
+def group_std_error(allocation: Allocation, group: Sequence[str]) -> float:
+    """Standard error of a group's total ``sum_{i in group} x_i`` under a sampled allocation.
+
+    ``sqrt(1_G' C 1_G)`` with ``C = allocation.meta["covariance"]`` (the estimate's covariance, as the
+    sampled weighted Shapley value carries it); 0 for an exact allocation. The members' correlations
+    count (the orders' marginal contributions of a group's members are negatively correlated, so
+    this is usually below the sum of their standard errors, which only bounds it).
+
+    Raises:
+        GameError: A sampled allocation without ``meta["covariance"]``.
+    """
+    if allocation.exact:
+        return 0.0
+    covariance = allocation.meta.get("covariance")
+    if covariance is None:
+        raise GameError(f"{allocation.method} estimate carries no covariance: the standard error of a group's "
+                        "total is not available (only the sum of the members' standard errors bounds it)")
+    index = {p: k for k, p in enumerate(allocation.players)}
+    members = np.array([index[p] for p in group], dtype=int)
+    return float(np.sqrt(max(np.asarray(covariance)[np.ix_(members, members)].sum(), 0.0)))

@@ -27,11 +27,11 @@ Observation (``Box(-OBS_BOUND, OBS_BOUND)``, float32; identical for every agent)
     ======================  ====  ======================================================
     block                   size  meaning (of the settled day d; zeros after ``reset``)
     ======================  ====  ======================================================
-    mean cost               K     mean daily bill per member of the class (currency)
-    energy burden           K     mean annualised bill / income of the class (fraction)
-    renewable access        K     mean share of consumption not met by grid import
-    normalised benefit      K     mean relative saving r_i = b_i / max(|B_i|, floor)
-    Gini                    1     Gini of normalised benefit (equity classes only; clipped to 5)
+    mean cost               K     mean daily bill per member of the class (the study's currency)
+    energy burden           K     class total of max(bill, 0), annualised, / class total income
+    renewable access        K     class share of consumption met locally (grid origin traced)
+    relative benefit        K     class total benefit / class total need (stand-alone cost of use)
+    Gini                    1     Gini of relative benefit b_i / need_i (equity classes; in [0, 1])
     efficiency loss         1     (C - C_eq) / scale of day d (see reward)
     log weights             K     log w_c currently in force (for day d + 1 before the action)
     day of year             2     sin, cos of 2 pi doy / 366 of day d + 1
@@ -43,8 +43,9 @@ Reward of day d (shared by all agents; each term also in ``infos[agent]``)::
 
     reward = -inequity_weight * G_d - efficiency_weight * max(0, L_d) - churn_weight * ||Delta log w||^2
 
-with ``G_d`` the Gini of normalised benefit of the day over the equity classes (the aggregator's
-class ``community`` is excluded, :data:`p2psim.metrics.EQUITY_EXCLUDED_CLASSES`), and
+with ``G_d`` in [0, 1] the Gini (:func:`p2psim.inequality.gini`) of the day's relative benefit
+``b_i / need_i`` (:mod:`p2psim.equity`) over the equity classes (the aggregator's class
+``community`` is excluded, :data:`p2psim.equity.EQUITY_EXCLUDED_CLASSES`), and
 ``L_d = (C_d - C_eq,d) / scale_d`` the efficiency loss: ``C_d`` is the community cost of the
 day's clearing (grid energy, P2P fees and the demand charge; pool payments net out) and
 ``C_eq,d`` the cost of clearing *the same book* with equal weights (cached per (episode, day,
@@ -74,13 +75,14 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from p2psim.equity import EQUITY_EXCLUDED_CLASSES, class_observation
 from p2psim.errors import OrderError, StudyError
+from p2psim.inequality import gini
 from p2psim.markets import EqWM
-from p2psim.metrics import EQUITY_EXCLUDED_CLASSES, gini, normalised_benefit
+from p2psim.provenance import trace_grid_origin
 from p2psim.study import Study, apply_overrides, load_study
 
 OBS_BOUND = 100.0
-GINI_CAP = 5.0
 DAYS_IN_YEAR = 366  # the 2016 data year
 DEFAULT_HELD_OUT_WEEKS = (5, 18, 31, 44)
 """Held-out weeks (one per season: early Feb, early May, early Aug, early Nov)."""
@@ -151,7 +153,7 @@ class EquityEnv(ParallelEnv):
         (``SolverOptions.on_time_limit="incumbent"``), so one hard MILP day cannot stall training or
         evaluation. ``None`` keeps the study's solver options (a time-limited day then raises).
 
-        ``benefit_basis`` is what the reward's inequity (and the observed normalised benefit) is
+        ``benefit_basis`` is what the reward's inequity (and the observed relative benefit) is
         measured on: ``market``, the market settlement (what the EqWM prices pay); ``stable``, the
         core allocation of the day's savings game closest in L1 to the market outcome
         (:func:`p2psim.game.equitable_core_allocation`: every coalition constraint for up to 12
@@ -333,6 +335,9 @@ class EquityEnv(ParallelEnv):
         self._class_index = np.array([self.classes.index(p.socio_class) if p.socio_class in self.classes else -1
                                       for p in scenario.participants])
         self._income = np.array([p.income_per_year for p in scenario.participants])
+        self._charge_efficiency = np.array([p.battery.charge_efficiency if p.battery else 1.0
+                                            for p in scenario.participants])
+        self._battery_fraction = np.ones(len(scenario.participants))  # grid share of stored energy (provenance)
         initial = initial or dict(model.class_weights)
         self._log_w = np.log(np.clip([float(initial.get(c, 1.0)) for c in self.classes], self.w_min, self.w_max))
         model.class_weights = {**model.class_weights, **self.weights}
@@ -420,30 +425,23 @@ class EquityEnv(ParallelEnv):
 
     def _reward_terms(self, result: dict[str, Any], churn: float) -> dict[str, float]:
         bills = result["bills"]
-        bill, alone, benefit = bills["bill"], bills["standalone_bill"], bills["benefit"]
-        floor = self.study.equity.benefit_floor
-        r = normalised_benefit(benefit, alone, floor)
+        bill, alone, benefit, need = bills["bill"], bills["standalone_bill"], bills["benefit"], bills["need_cost"]
         core_terms = {}
         if self.benefit_basis == "stable":
-            r, core_terms = self._stable_normalised_benefit(result, benefit, floor)
+            benefit, core_terms = self._stable_benefit(result, benefit)
         members = self._members
-        g = min(gini(r[members]), GINI_CAP)
+        r = benefit / np.where(need > 0, need, np.nan)
+        g = gini(r[members & np.isfinite(r)])
         book, clearing = result["book"], result["clearing"]
         cost = community_cost(clearing, book)
         cost_eq = self._equal_weight_cost(book, cost)
         scale = max(abs(cost_eq), 0.1 * float(np.abs(alone).sum()), 1.0)
         loss = (cost - cost_eq) / scale
-        flows = result["flows"]
-        dt = book.interval_hours
-        grid_in = (flows["grid_import_kw"] + flows["imbalance_import_kw"]).sum(axis=1) * dt
-        use = (flows["load_kw"] + flows["shift_kw"]).sum(axis=1) * dt
-        access = np.where(use > 0, 1 - grid_in / np.where(use > 0, use, 1), 0.0)
-        burden = bill * 365.0 / self._income
-        stats = np.zeros((4, self.n_classes))
-        for k in range(self.n_classes):
-            mask = self._class_index == k
-            if mask.any():
-                stats[:, k] = [bill[mask].mean(), burden[mask].mean(), access[mask].mean(), r[mask].mean()]
+        origin = trace_grid_origin(result["flows"], clearing.soc_kwh, self._charge_efficiency, book.interval_hours,
+                                   self._battery_fraction)
+        self._battery_fraction = origin.battery_fraction
+        stats = class_observation(bill, benefit, need, origin.use_kwh.sum(axis=1), origin.grid_kwh.sum(axis=1),
+                                  self._income, self._class_index, self.n_classes)
         self._stats = np.concatenate([stats.reshape(-1), [g, loss]])
         inequity = self.inequity_weight * g
         efficiency = self.efficiency_weight * max(loss, 0.0)
@@ -457,12 +455,12 @@ class EquityEnv(ParallelEnv):
             "time_limited": float(any(r.status == "time_limit" for r in clearing.solver_records)),
         }
 
-    def _stable_normalised_benefit(self, result: dict[str, Any], benefit: np.ndarray, floor: float):
-        """Normalised benefit under the core allocation closest to the market benefits (``stable``).
+    def _stable_benefit(self, result: dict[str, Any], benefit: np.ndarray):
+        """Benefits under the core allocation closest to the market benefits (``stable``).
 
         The game is the day's savings game on its day-ahead book (equal weights, cost objective:
         :class:`p2psim.game.energy.EnergyDayGame`), v(S) = sum_{i in S} c({i}) - c(S); the target
-        is each participant's market benefit; r_i = x_i / max(c({i}), floor).
+        is each participant's market benefit. The reward divides them by the needs like market benefits.
         """
         from p2psim.game import equitable_core_allocation
         from p2psim.game.energy import DayGameSpec, EnergyDayGame
@@ -481,8 +479,7 @@ class EquityEnv(ParallelEnv):
                                                separation=membership_separation(game))
         x = np.array([stable[p] for p in game.players])
         self.last_stable = (game, stable)
-        r = x / np.maximum(np.asarray(game.standalone_cost, float), floor)
-        return r, {"core_distance": float(stable.meta["distance"]), "cooperative_gain": float(x.sum())}
+        return x, {"core_distance": float(stable.meta["distance"]), "cooperative_gain": float(x.sum())}
 
     def _observation(self) -> np.ndarray:
         next_day = self.start_day + self._day

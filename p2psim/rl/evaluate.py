@@ -135,7 +135,8 @@ def _plots(days: pd.DataFrame, episodes: pd.DataFrame, classes: tuple[str, ...],
     for policy, g in days.groupby("policy", sort=False):
         m = g.groupby("day_index").gini.mean()
         ax.plot(m.index + 1, m.values, marker="o", label=policy)
-    ax.set(xlabel="day of episode", ylabel="Gini of normalised benefit", title="Gini over the held-out days")
+    ax.set(xlabel="day of episode", ylabel="Gini of relative benefit (0 = equal)", title="Gini over the held-out days",
+           ylim=(0, 1))
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "gini_over_days.png", dpi=110)

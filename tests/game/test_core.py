@@ -12,6 +12,7 @@ from p2psim.game import (
     least_core,
     max_core_excess,
     nucleolus,
+    prenucleolus,
     random_convex_game,
     random_table_game,
     shapley_value,
@@ -74,10 +75,10 @@ def test_nucleolus_in_core_of_convex_games(seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_nucleolus_stage_one_is_least_core_and_symmetric(seed):
+def test_prenucleolus_stage_one_is_least_core_and_symmetric(seed):
     game = random_table_game(players(5), np.random.default_rng(seed))
     cache = CachedGame(*game)
-    nuc = nucleolus(cache.players, cache)
+    nuc = prenucleolus(cache.players, cache)
     lc = least_core(cache.players, cache)
     assert nuc.meta["epsilon"] == pytest.approx(lc.meta["epsilon"], abs=1e-7)
     # the nucleolus lies in the least core: its max excess is epsilon
@@ -167,3 +168,34 @@ def test_accepts_allocation_objects():
     game = glove_game(["l"], ["r"])
     x = Allocation({"l": 0.5, "r": 0.5}, method="m", exact=True)
     assert max_core_excess(*game, x).max_excess == pytest.approx(-0.5)
+
+
+def test_max_core_excess_oracle_method_reports_what_it_knows():
+    # a hand-written oracle for the two-player game: the largest excess is v({b}) - x_b = 0.5, proven
+    v = {frozenset(): 0, frozenset("a"): 1, frozenset("b"): 1, frozenset("ab"): 3}
+    asked = []
+
+    def oracle(x):
+        asked.append(dict(x))
+        best = max((frozenset("a"), frozenset("b")), key=lambda s: v[s] - sum(x[p] for p in s))
+        excess = v[best] - sum(x[p] for p in best)
+        return best, excess, excess + 1e-9
+
+    res = max_core_excess(["a", "b"], lambda s: v[s], {"a": 2.5, "b": 0.5}, method="oracle", oracle=oracle)
+    assert asked == [{"a": 2.5, "b": 0.5}]
+    assert res.max_excess == pytest.approx(0.5) and res.worst_coalition == frozenset("b")
+    assert res.exact and res.violated and res.in_core is False and res.n_violated is None
+    assert res.upper_bound == pytest.approx(0.5 + 1e-9) and res.label == "exact (MILP oracle)"
+    inside = max_core_excess(["a", "b"], lambda s: v[s], {"a": 1.5, "b": 1.5}, method="oracle", oracle=oracle)
+    assert inside.max_excess == pytest.approx(-0.5) and not inside.violated and inside.in_core is True
+    assert inside.n_violated == 0  # none violated: the count is known
+    with pytest.raises(GameError, match="oracle="):
+        max_core_excess(["a", "b"], lambda s: v[s], {"a": 1.5, "b": 1.5}, method="oracle")
+
+
+def test_max_core_excess_labels():
+    game = random_table_game(players(5), np.random.default_rng(0))
+    x = shapley_value(*game)
+    assert max_core_excess(*game, x).label == "exact"
+    sampled = max_core_excess(*game, x, method="sampled", budget=3, seed=0)
+    assert sampled.label == "sampled lower bound" and sampled.upper_bound == np.inf

@@ -123,3 +123,70 @@ def test_certified_point_is_no_farther_than_the_owen_allocation(spec):
     certified = closest_certified_core_point(game, t)
     owen_distance = sum(abs(owen[p] - target[p]) for p in game.players)
     assert exact.meta["distance"] - 1e-9 <= np.abs(certified - t).sum() <= owen_distance + 1e-9
+
+
+def _allocations(game, values, cached):
+    """Shapley, equal split, the closest core point to an off-core target and that point perturbed."""
+    from p2psim.game import shapley_value
+
+    n = len(game.players)
+    core_point = equitable_core_allocation(game.players, cached, target=_target(game, values), method="exact")
+    perturbed = dict(core_point)
+    first, second = game.players[0], game.players[-1]
+    perturbed[first] += 0.05  # efficiency kept: a transfer between two members
+    perturbed[second] -= 0.05
+    return {"shapley": dict(shapley_value(game.players, cached)), "equal_split": dict.fromkeys(game.players,
+            values[-1] / n), "core_point": dict(core_point), "perturbed_core_point": perturbed}
+
+
+@pytest.mark.parametrize("after_rowgen", [False, True])
+@pytest.mark.parametrize("options", [{}, {"search_budget": 0}])
+def test_oracle_max_excess_equals_enumeration(spec, options, after_rowgen):
+    # the enumerated game gives the reference; the oracle runs on a fresh game that knows only the singletons
+    reference = EnergyDayGame(spec)
+    values = reference.all_values()
+    cached = CachedGame(reference.players, reference.value)
+    allocations = _allocations(reference, values, cached)
+    game = EnergyDayGame(spec)
+    oracle = membership_separation(game, **options)
+    if after_rowgen:  # as in the allocation stage: the equitable core first, then every rule's check
+        target = _target(game, values)
+        answer = equitable_core_allocation(game.players, CachedGame(game.players, game.value), target=target,
+                                           method="rowgen", separation=oracle)
+        allocations["row_generation_answer"] = dict(answer)  # its last proof is reused, not solved again
+    fresh = CachedGame(game.players, game.value)
+    for name, x in allocations.items():
+        enumerated = max_core_excess(reference.players, cached, x)
+        found = max_core_excess(game.players, fresh, x, method="oracle", oracle=oracle.max_excess)
+        assert found.max_excess == pytest.approx(enumerated.max_excess, abs=1e-6), name
+        assert found.max_excess - 1e-9 <= found.upper_bound <= found.max_excess + 1e-6, name
+        assert found.violated == enumerated.violated, name
+        assert found.exact and found.label == "exact (MILP oracle)"
+        assert found.n_violated == (None if found.violated else 0)  # a count only when it is 0
+        attained = reference.value(found.worst_coalition) - sum(x[p] for p in found.worst_coalition)
+        assert attained == pytest.approx(found.max_excess, abs=1e-7), name
+    # every answer is proven: by the LP relaxation meeting a known coalition, by one MILP or by the proof
+    # row generation made at its own answer
+    stats = oracle.stats
+    proofs = stats["excess_milp_solves"] + stats["excess_relax_proofs"] + stats["excess_reused_proofs"]
+    assert proofs == len(allocations)
+    assert stats["excess_reused_proofs"] == after_rowgen
+    assert game.n_solves < 2 ** len(game.players) - 2  # the oracle did not enumerate
+    violated = {name: max_core_excess(reference.players, cached, x).violated for name, x in allocations.items()}
+    assert violated["equal_split"] and violated["perturbed_core_point"] and not violated["core_point"]
+
+
+def test_oracle_max_excess_leaves_row_generation_exact(spec):
+    # the checks share the oracle with row generation: calling them first must not change its answer
+    reference = EnergyDayGame(spec)
+    values = reference.all_values()
+    cached = CachedGame(reference.players, reference.value)
+    target = _target(reference, values)
+    exact = equitable_core_allocation(reference.players, cached, target=target, method="exact")
+    game = EnergyDayGame(spec)
+    oracle = membership_separation(game)
+    for x in _allocations(reference, values, cached).values():
+        oracle.max_excess(x)
+    rowgen = equitable_core_allocation(game.players, CachedGame(game.players, game.value), target=target,
+                                       method="rowgen", separation=oracle)
+    assert rowgen.meta["converged"] and rowgen.meta["distance"] == pytest.approx(exact.meta["distance"], abs=1e-6)

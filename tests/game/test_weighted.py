@@ -101,3 +101,27 @@ def test_sampled_unbiased_on_40_players_dividend_game():
         list(est.std_error.values())
     )
     assert np.mean(np.abs(z) < 2.58) > 0.9
+
+
+def test_group_std_error_from_the_covariance():
+    from p2psim.game.weighted import group_std_error
+
+    players = [f"p{i}" for i in range(6)]
+    game = random_convex_game(players, np.random.default_rng(2), 10, 3)
+    w = np.linspace(0.5, 3.0, 6)
+    exact = weighted_shapley_value(*game, w)
+    group = players[:3]
+    assert group_std_error(exact, group) == 0.0
+    totals, errors = [], []
+    for seed in range(300):
+        est = weighted_shapley_value(*game, w, method="sampled", budget=60, seed=seed)
+        totals.append(sum(est[p] for p in group))
+        errors.append(group_std_error(est, group))
+        # one member: its own standard error; all members: every order's contributions add up to v(N)
+        assert group_std_error(est, ["p4"]) == pytest.approx(est.std_error["p4"])
+        assert group_std_error(est, players) == pytest.approx(0.0, abs=1e-7)
+        assert errors[-1] <= sum(est.std_error[p] for p in group) + 1e-12
+    # the estimated standard error matches the spread of the group total over independent seeds
+    spread = np.std(totals, ddof=1)
+    assert 0.8 * spread <= np.mean(errors) <= 1.25 * spread
+    assert np.mean(totals) == pytest.approx(sum(exact[p] for p in group), abs=3 * spread / np.sqrt(300))
