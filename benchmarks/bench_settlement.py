@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _results import publish, uptime  # benchmarks/ is on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ("market", "weighted_shapley", "equitable_core")
@@ -64,7 +65,6 @@ def main() -> None:
                       f"{row['allocation_s']:.1f} s allocation stage), load {loads[-1][0]:.1f}", flush=True)
     frame = pd.DataFrame(rows)
     best = frame.groupby("rule").wall_s.min()
-    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# Settlement by an allocation rule: wall time",
         "",
@@ -72,7 +72,7 @@ def main() -> None:
         f"its equity coordinator sets each next day's weights from what members are paid), cold subprocess, "
         f"{args.repeat} run(s) per rule, rules interleaved. Load average (1 min) over the runs "
         f"{min(x[0] for x in loads):.1f}-{max(x[0] for x in loads):.1f} on {os.cpu_count()} cores; `uptime` at the "
-        f"end: {uptime}.",
+        f"end: {uptime()}.",
         "",
         "| repeat | rule | wall (s) | simulate (s) | rule in the day loop (s) | allocation stage (s) | "
         "stage per day, mean (s) | explanation (s) | member-days paying more than alone |",
@@ -96,9 +96,6 @@ def main() -> None:
         "therefore about half the loop's seconds (the half the stage's second worker would have absorbed).",
         "",
     ]
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _results import publish
-
     publish(ROOT / "benchmarks/results/settlement_speed.md", lines)
 
 
