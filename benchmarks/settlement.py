@@ -49,7 +49,7 @@ def sweep(studies: tuple[str, ...], days: int | None, rules: str, out: Path, wor
             "--set", f"settlement_rule={rules}", "--set", "explain=false", "--seeds", "0",
             "--workers", str(workers), "--out", str(out), "--no-progress"]
     if days is not None:
-        args[6:6] = ["--set", f"days={days}"]
+        args += ["--set", f"days={days}"]
     subprocess.run(args, cwd=REPO, check=True)
     return pd.read_parquet(out / "sweep.parquet")
 
