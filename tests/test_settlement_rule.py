@@ -267,3 +267,19 @@ def test_tiny_forecast_gap_by_hand_is_shared_by_the_rule(tiny_study, monkeypatch
     np.testing.assert_allclose(bills.standalone_bill, ALONE)
     np.testing.assert_allclose(bills.rule_amount, [2.30, 2.30, 2.30])
     np.testing.assert_allclose(bills.bill, ALONE - (2.30 - 0.50 / 3))  # 15.57, -0.43, 7.87: they sum to 23.00
+
+
+def test_sweep_rows_carry_the_cost_of_stability_of_a_core_settled_run(tiny_study):
+    # day 0, equal weights: the Shapley value (1.33, 3.49, 1.58) is in the core, so the equitable core is it. Day 1,
+    # low = 3: phi = (1.671, 2.842, 1.887) gives b and c 4.729 < v(bc) = 4.82; the closest core point caps
+    # x_a at v(N) - v(bc) = 1.58, so the low class (hh-a) gives up 1.671 - 1.58 = 0.091 for stability
+    from p2psim.sweep import run_row
+
+    def coordinator(model, day, result):
+        model.class_weights = {**model.class_weights, "low": 3.0}
+
+    study = days_of(tiny_study, 2, market="eqwm_v1", settlement_rule="equitable_core")
+    row = run_row(run(study, day_hooks=(coordinator,)))
+    assert row["settled_cost_of_stability"] == pytest.approx(0.091, abs=1e-3)
+    assert row["settled_cost_of_stability_exact"] == 1.0
+    assert "settled_cost_of_stability" not in run_row(run(replace(study, settlement_rule="weighted_shapley")))
