@@ -1,11 +1,18 @@
 """The allocation stage of every run: who gets the cooperative gain, under which rule, and is it stable.
 
 Per day d the energy savings game v_d (:mod:`p2psim.game.energy`) is solved and its gain v_d(N)
-allocated by: the Shapley value; the Kalai-Samet weighted Shapley value with socio-economic weights
-w_i = (median income of the community) / (median income of i's class) (lower income, larger
-weight); the nucleolus (small communities); equal split v(N)/n; and shares proportional to the
-positive part of the stand-alone cost. The market's own settlement (each participant's settled
-benefit against its settled stand-alone bill) is reported next to them. Settlement and game treat the
+allocated by: the Shapley value; the Kalai-Samet weighted Shapley value with the socio-economic
+weights in force that day, w_i = w_{c(i)}, the class weights the day was cleared with (the study's,
+or the equity coordinator's when one runs: the same weights a study settled by ``weighted_shapley``
+or ``equitable_core`` pays its members with, :mod:`p2psim.settlement_rule`); the nucleolus (small
+communities); the Owen (LP-dual) allocation; the equitable core (the core point closest to the
+weighted Shapley value); equal split v(N)/n; and shares proportional to the positive part of the
+stand-alone cost. (:func:`socio_economic_weights` gives income-based weights, median income over
+the class median, for studies that want class weights by income.) The market's own settlement (each
+participant's market benefit, stand-alone bill minus market bill) is reported next to them. When the
+study settles by a rule, the day loop already computed that rule's allocation (and what it needs)
+for every day (:func:`allocate_rule_day`); the stage takes those allocations and their coalition
+costs as they are instead of computing them again. Settlement and game treat the
 demand charge alike (a member alone pays for its own peak, :mod:`p2psim.settlement`), so the market's
 total equals v(N) when forecasts are perfect and the clearing minimises the community cost (EqWM with
 equal weights and no Rawlsian term); it differs by the forecast errors (imbalance, settled ex post)
@@ -35,7 +42,7 @@ Days are independent games and fan out across processes. Run totals are sums ove
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -80,14 +87,20 @@ class AllocationOptions:
     Without binding shared limits that point is the Owen allocation closest to the target (usually
     the Owen allocation itself; see docs/model.md 5a): stable and proven, but no fairer than Owen.
     benchmarks/results/stable.md shows row generation at n = 50."""
-    certified_max_players: int = 100
+    certified_max_players: int = 120
     """Largest community given the closest certified core point above ``rowgen_max_players`` (0: none;
-    one LP per day, about 8 s at n = 100)."""
+    one LP per day: 3.5 s at n = 119, the winter study, on one core), so that all six shipped studies
+    can be settled by the equitable core (``settlement_rule``)."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
     backend: str = "local"
     seed: int = 0
+
+
+def allocation_options(study) -> AllocationOptions:
+    """The allocation options of a study's run (the stage's and its settlement rule's): the defaults, its seed."""
+    return AllocationOptions(seed=study.seed)
 
 
 def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
@@ -102,64 +115,153 @@ def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def allocate_day(job: tuple[DayGameSpec, dict[str, float], tuple[str, ...], AllocationOptions]) -> dict[str, Any]:
+def allocate_day(job: tuple) -> dict[str, Any]:
     """Solve one day's game: every rule's amounts, standard errors and core checks.
 
-    ``job``: the day, the socio-economic weights, the members of the least advantaged class (for
-    the standard error of their weighted-Shapley total) and the options.
+    ``job``: the day's spec, the members' weights that day (the class weights in force), the members
+    of the least advantaged class (for the standard error of their weighted-Shapley total), the
+    options and, optionally, what the day's settlement already computed (:func:`allocate_rule_day`:
+    its allocations are taken as they are, its coalition costs seed the game's cache).
     """
     from threadpoolctl import threadpool_limits
 
-    spec, weights, group, options = job
+    spec, weights, group, options, *given = job
     with threadpool_limits(1):  # one BLAS thread per worker: the workers already use every core
-        return _allocate_day(spec, weights, group, options)
+        return _allocate_day(spec, weights, group, options, given[0] if given else None)
+
+
+COMPUTED_RULES = tuple(r for r in RULES if r != "market")
+"""The rules the stage computes from the game (the market's amounts come from the bills)."""
+RULE_NEEDS = {"equitable_core": ("weighted_shapley",)}
+"""Rules computed from another rule's allocation: the equitable core's target is the weighted Shapley value."""
+VALUE_RULES = ("shapley", "weighted_shapley", "nucleolus", "equitable_core")
+"""Rules that read coalition values (the enumerated game's, when it is enumerated)."""
+
+
+class DayAllocator:
+    """One day's game ready for the rules: built once, one value cache and one oracle shared by all.
+
+    Args:
+        spec: The day.
+        weights: Each member's weight for the weighted Shapley value (the class weights in force).
+        options: Exactness limits, budgets and the seed.
+        known_costs: Coalition costs already computed for the same spec (bitmask -> cost), taken into
+            the game's cache instead of solving them again.
+        enumerate_now: Enumerate all 2^n coalitions at once when the game is small enough to be
+            enumerated (the stage); otherwise only when a rule first reads coalition values.
+    """
+
+    def __init__(self, spec: DayGameSpec, weights: dict[str, float], options: AllocationOptions, *,
+                 known_costs: dict[int, float] | None = None, enumerate_now: bool = True) -> None:
+        """Build the day's game (and, between the two size limits, its membership oracle)."""
+        from p2psim.game import CachedGame
+        from p2psim.game.energy_separation import membership_separation
+
+        self.spec, self.weights, self.options = spec, weights, options
+        game = self.game = EnergyDayGame(spec)
+        if known_costs:
+            game.remember(known_costs)
+        self.players = game.players
+        self.n = n = len(self.players)
+        self.exact = n <= options.exact_max_players
+        # one separation model a day, shared by the equitable core (row generation) and every core check
+        self.oracle = membership_separation(game) if not self.exact and n <= options.rowgen_max_players else None
+        self.seed = options.seed * 1000 + spec.day
+        self.enumerated = False
+        if enumerate_now:
+            self.enumerate()
+        self.grand = game.value(frozenset(self.players))
+        self.cached = CachedGame(self.players, game.value)  # one cache shared by every solution concept
+
+    def enumerate(self) -> None:
+        """Every coalition once, in Gray order (warm re-solves), when the game is small enough; cached."""
+        if self.exact and not self.enumerated:
+            self.game.all_values()
+            self.enumerated = True
+
+    def allocation(self, rule: str, out: dict[str, Any]):
+        """The allocation of ``rule`` (None when the day is beyond its size limit); ``out`` holds its needs."""
+        from p2psim.game import nucleolus, shapley_value, weighted_shapley_value
+
+        options, players, n = self.options, self.players, self.n
+        if rule in VALUE_RULES:
+            self.enumerate()
+        method = "exact" if self.exact else "sampled"
+        if rule == "shapley":
+            extra = {} if self.exact else {"sampler": options.sampler}
+            budget = None if self.exact else max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n))
+            return shapley_value(players, self.cached, method=method, budget=budget, seed=self.seed, **extra)
+        if rule == "weighted_shapley":
+            budget = None if self.exact else max(options.sampled_budget, weighted_min_budget(n))
+            return weighted_shapley_value(players, self.cached, {p: self.weights[p] for p in players}, method=method,
+                                          budget=budget, seed=self.seed + 1)
+        if rule == "nucleolus":
+            return nucleolus(players, self.cached) if n <= options.nucleolus_max_players else None
+        if rule == "owen":
+            return owen_allocation(self.game, self.proportional_share())
+        if rule == "equitable_core":
+            return equitable_core(self.game, self.cached, out["weighted_shapley"], options, self.oracle)
+        if rule == "equal_split":
+            return dict(zip(players, np.full(n, self.grand / n), strict=True))
+        if rule == "proportional":
+            return dict(zip(players, self.grand * self.proportional_share(), strict=True))
+        raise ValueError(f"rule {rule!r} is not computed from the game; rules: {', '.join(COMPUTED_RULES)}")
+
+    def proportional_share(self) -> np.ndarray:
+        """Shares proportional to the positive part of the stand-alone costs (equal when none is positive)."""
+        positive = np.clip(self.game.standalone_cost, 0, None)
+        return positive / positive.sum() if positive.sum() > 0 else np.full(self.n, 1 / self.n)
+
+    def allocations(self, rules: tuple[str, ...], given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Allocations of ``rules`` (and of what they need), in :data:`RULES` order; ``given`` ones reused."""
+        given = given or {}
+        wanted = {r for rule in rules for r in (*RULE_NEEDS.get(rule, ()), rule)}
+        out: dict[str, Any] = {}
+        for rule in COMPUTED_RULES:
+            if rule in wanted:
+                allocation = given[rule] if rule in given else self.allocation(rule, out)
+                if allocation is not None:
+                    out[rule] = allocation
+        return out
+
+
+def allocate_rule_day(spec: DayGameSpec, weights: dict[str, float], rule: str,
+                      options: AllocationOptions) -> dict[str, Any]:
+    """One rule on one day (and the rules it needs): what settlement by ``rule`` computes inside the day loop.
+
+    Returns the day, players, ``grand_value`` v(N), ``standalone_cost`` c({i}), ``allocations`` (rule ->
+    allocation, for the stage to reuse), ``known_costs`` (every coalition cost when the game was
+    enumerated, else empty), ``options`` and ``seconds``.
+    """
+    start = time.perf_counter()
+    day = DayAllocator(spec, weights, options, enumerate_now=False)
+    allocations = day.allocations((rule,))
+    return {
+        "day": spec.day,
+        "players": day.players,
+        "grand_value": day.grand,
+        "standalone_cost": day.game.standalone_cost,
+        "allocations": allocations,
+        "known_costs": dict(day.game.cached_costs) if day.enumerated else {},
+        "options": options,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def _allocate_day(
-    spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions
+    spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions,
+    given: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from p2psim.game import CachedGame, nucleolus, shapley_value, weighted_shapley_value
-    from p2psim.game.energy_separation import membership_separation
     from p2psim.game.weighted import group_std_error
 
     start = time.perf_counter()
-    game = EnergyDayGame(spec)
-    players = game.players
-    n = len(players)
-    exact = n <= options.exact_max_players
-    method = "exact" if exact else "sampled"
-    # one separation model a day, shared by the equitable core (row generation) and every core check
-    oracle = membership_separation(game) if not exact and n <= options.rowgen_max_players else None
-    seed = options.seed * 1000 + spec.day
-    if exact:
-        game.all_values()  # every coalition once, in Gray order (warm re-solves); cached in the game
-    grand = game.value(frozenset(players))
-    cached = CachedGame(players, game.value)  # one cache shared by every solution concept
-    out: dict[str, Any] = {}
-    extra = {} if exact else {"sampler": options.sampler}
-    budget = None if exact else max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n))
-    out["shapley"] = shapley_value(players, cached, method=method, budget=budget, seed=seed, **extra)
-    out["weighted_shapley"] = weighted_shapley_value(
-        players,
-        cached,
-        {p: weights[p] for p in players},
-        method=method,
-        budget=None if exact else max(options.sampled_budget, weighted_min_budget(n)),
-        seed=seed + 1,
-    )
-    if n <= options.nucleolus_max_players:
-        out["nucleolus"] = nucleolus(players, cached)
-    positive = np.clip(game.standalone_cost, 0, None)
-    share = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
-    out["owen"] = owen_allocation(game, share)
-    stable = equitable_core(game, cached, out["weighted_shapley"], options, oracle)
-    if stable is not None:
-        out["equitable_core"] = stable
-    out["equal_split"] = dict(zip(players, np.full(n, grand / n), strict=True))
-    out["proportional"] = dict(zip(players, grand * share, strict=True))
-    check = "exact" if exact else "oracle" if oracle is not None else "sampled"
+    given = given or {}
+    day = DayAllocator(spec, weights, options, known_costs=given.get("known_costs"))
+    players, grand, cached, seed = day.players, day.grand, day.cached, day.seed
+    out = day.allocations(COMPUTED_RULES, given.get("allocations"))
+    check = "exact" if day.exact else "oracle" if day.oracle is not None else "sampled"
     core = {
-        rule: core_check(cached, allocation, check, oracle, options.core_check_budget, seed + 2)
+        rule: core_check(cached, allocation, check, day.oracle, options.core_check_budget, seed + 2)
         for rule, allocation in out.items()
     }
     amounts = {rule: {p: float(a[p]) for p in players} for rule, a in out.items()}
@@ -168,13 +270,14 @@ def _allocate_day(
         "day": spec.day,
         "players": players,
         "grand_value": grand,
-        "standalone_cost": game.standalone_cost,
+        "standalone_cost": day.game.standalone_cost,
         "amounts": amounts,
         "std_error": std_error,
-        "exact": exact,
+        "exact": day.exact,
         "core": core,
-        "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in game.index]),
-        "n_solves": game.n_solves,
+        "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in day.game.index]),
+        "n_solves": day.game.n_solves,
+        "reused": sorted(given.get("allocations") or ()),
         "seconds": time.perf_counter() - start,
     }
 
@@ -251,21 +354,39 @@ def fairness(amounts: np.ndarray, need: np.ndarray) -> dict[str, float]:
     }
 
 
+def day_weights(day_result: dict[str, Any]) -> dict[str, float]:
+    """Each member's weighted-Shapley weight on a day: its class weight in force that day (the order book's)."""
+    book = day_result["book"]
+    return dict(zip(book.participant_ids, np.asarray(book.class_weight, dtype=float).tolist(), strict=True))
+
+
+def reusable(day_result: dict[str, Any], options: AllocationOptions) -> dict[str, Any] | None:
+    """What the day's settlement by a rule computed (:func:`allocate_rule_day`), if made with the same options.
+
+    The worker count and the backend do not change results, so they may differ.
+    """
+    settled = day_result.get("settlement_allocation")
+    if not settled:
+        return None
+    same = replace(settled["options"], workers=options.workers, backend=options.backend) == options
+    return {"allocations": settled["allocations"], "known_costs": settled["known_costs"]} if same else None
+
+
 def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.DataFrame]:
     """Run the allocation stage on a finished run; return the daily and the run tables."""
     options = options or AllocationOptions()
-    weights = socio_economic_weights(result.participants)
     people = result.participants
     group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
-    days = map_days(
-        allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers, backend=options.backend
-    )
+    jobs = [(spec, day_weights(r), group, options, reusable(r, options))
+            for spec, r in zip(specs, result.day_results, strict=True)]
+    days = map_days(allocate_day, jobs, workers=options.workers, backend=options.backend)
     bills = result.bills
     rows = []
     for day in days:
         today = bills[bills.day == day["day"]].set_index("participant")
-        day["amounts"]["market"] = {p: float(today.benefit[p]) for p in day["players"]}
+        market = today.standalone_bill - today.get("market_bill", today.bill)  # runs written before issue 18: bill
+        day["amounts"]["market"] = {p: float(market[p]) for p in day["players"]}
         for rule, amounts in day["amounts"].items():
             errors = day["std_error"].get(rule, {})
             exact = rule_exact(rule, day["exact"], len(day["players"]), options)

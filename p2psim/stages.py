@@ -1,4 +1,4 @@
-"""Post-run stages (devices, allocation, coordinator, explanations) that add tables and report sections.
+"""Post-run stages (devices, settlement, allocation, coordinator, explanations): tables and report sections.
 
 ``finish_run(result)`` runs every stage in ``STAGES`` in order; each returns ``None`` or a writer
 ``writer(result, directory)`` that puts its files into the (staging) run directory and may append
@@ -16,6 +16,12 @@ def _devices(result):
     from p2psim.device_report import devices_stage
 
     return devices_stage(result)
+
+
+def _settlement(result):
+    from p2psim.settlement_report import settlement_stage
+
+    return settlement_stage(result)
 
 
 def _allocation(result):
@@ -36,7 +42,7 @@ def _explanation(result):
     return explanation_stage(result)
 
 
-STAGES: list[Callable] = [_devices, _allocation, _coordinator, _explanation]
+STAGES: list[Callable] = [_devices, _settlement, _allocation, _coordinator, _explanation]
 
 
 def finish_run(result) -> tuple[Callable[[object, Path], None], ...]:
