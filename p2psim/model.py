@@ -60,6 +60,17 @@ class RunOptions:
     it off: its steps read the settled day from the day hook, never the ledger."""
 
 
+def run_options(study) -> RunOptions:
+    """The model options a study (:class:`p2psim.study.Study`) asks for."""
+    return RunOptions(
+        forecast_error=study.forecast_error,
+        equity=study.equity,
+        solver=study.solver,
+        enforce_feeder=study.enforce_feeder,
+        market_options=dict(study.market_options),
+    )
+
+
 class CommunityModel(mesa.Model):
     """The co-simulation of one community under one market rule."""
 

@@ -277,10 +277,9 @@ class EquityEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: draw its window and seed, build the scenario and the model."""
-        from p2psim.data.community import build_scenario
+        from p2psim.data.community import build_scenario, community_stream
         from p2psim.markets import make_market
-        from p2psim.model import CommunityModel
-        from p2psim.runner import community_stream, run_options
+        from p2psim.model import CommunityModel, run_options
 
         if seed is not None:
             self.np_random, _ = gymnasium.utils.seeding.np_random(seed)
