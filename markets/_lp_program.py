@@ -134,7 +134,11 @@ class LinearProgram:
 
 @dataclass(eq=False)
 class LPResult:
-    """Outcome of one solve. ``row_dual``/``col_dual`` are set for continuous programs only."""
+    """Outcome of one solve: the one LP result type of the project (day model and cooperative-game LPs).
+
+    ``row_dual``/``col_dual`` are set for continuous programs only; for the game LPs of
+    :func:`p2psim.game._lp.solve_lp`, ``row_dual`` holds the inequality rows' non-negative multipliers.
+    """
 
     x: np.ndarray | None
     objective: float
