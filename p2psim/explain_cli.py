@@ -11,11 +11,12 @@ import json
 import sys
 from pathlib import Path
 
-from p2psim.cli import check_seed_option, subcommand
+from p2psim.cli import subcommand
 from p2psim.explain import RUN_ALLOCATION_FIRST, explain, rewrite_explanation
 from p2psim.explain_features import RUN_TABLES, TARGETS, ExplanationInputError, RunData, check_run_files
 from p2psim.outputs import legacy_run
 from p2psim.staging import output_directory
+from p2psim.study_checks import check_seed_option
 
 
 @subcommand("explain")

@@ -43,7 +43,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,8 @@ from p2psim.errors import P2PSimError, StudyError, UnknownNameError
 from p2psim.interrupts import ignore_sigint
 from p2psim.outputs import p2psim_version, write_atomic, write_text_atomic
 from p2psim.staging import owned_directory
-from p2psim.study import Study, apply_overrides, run_study_file, study_of
-from p2psim.study_checks import check_study, seed_problem
+from p2psim.study import Study, run_study_file, study_of
+from p2psim.study_checks import checked_study, seed_problem
 
 BACKENDS = ("local", "ray")
 ROW_VERSION = 3
@@ -224,12 +224,7 @@ def _namespace(path: str, digest: str = "") -> dict[str, Any]:
 
 def prepare_study(spec: RunSpec) -> Study:
     """The study of one run: the file's STUDY, the overrides, the seed and the resolved market name."""
-    from p2psim.markets import resolve_market_name
-
-    study = apply_overrides(_namespace(spec.study_path, spec.study_sha256)["STUDY"], spec.overrides)
-    if not isinstance(study.market, str):
-        raise StudyError(f"market={study.market!r} must be a market name such as 'eqwm_v1'")
-    return check_study(replace(study, seed=spec.seed, market=resolve_market_name(study.market)))
+    return checked_study(_namespace(spec.study_path, spec.study_sha256)["STUDY"], spec.overrides, seed=spec.seed)
 
 
 def run_row(result) -> dict[str, Any]:

@@ -80,7 +80,7 @@ from p2psim.errors import OrderError, StudyError
 from p2psim.inequality import gini
 from p2psim.markets import EqWM
 from p2psim.provenance import trace_grid_origin
-from p2psim.study import Study, apply_overrides, load_study
+from p2psim.study import Study
 
 OBS_BOUND = 100.0
 DAYS_IN_YEAR = 366  # the 2016 data year
@@ -227,10 +227,9 @@ class EquityEnv(ParallelEnv):
     @classmethod
     def from_study(cls, study_path: str, *, overrides: tuple[str, ...] | list[str] = (), **kwargs: Any) -> EquityEnv:
         """Load ``study_path``, apply ``dotted.field=value`` overrides, check the study and build the environment."""
-        from p2psim.study_checks import check_study
+        from p2psim.study_checks import checked_study
 
-        study = check_study(apply_overrides(load_study(study_path), list(overrides)))
-        return cls(study, **kwargs)
+        return cls(checked_study(study_path, overrides), **kwargs)
 
     def _equity_classes(self) -> tuple[str, ...]:
         community = self.study.community
