@@ -13,7 +13,8 @@ flat layout. It
    ``.ini``, ``.txt``, ``.yml``, ``Makefile``, ``.ci/run``, ``.importlinter``): dotted names in
    imports, docstrings, ``"module:function"`` hooks, ``monkeypatch``/``mock.patch`` strings and
    entry points (longest old prefix wins: ``p2psim.data.community.build_scenario`` ->
-   ``p2psim.world.community.build_scenario``); ``from PACKAGE import module`` forms; relative imports
+   ``p2psim.world.community.build_scenario``); ``from PACKAGE import module`` forms; names moved
+   between modules (:data:`NAME_MOVES`, in import statements); relative imports
    inside the moved modules; file paths (``p2psim/study.py`` -> ``p2psim/config/study.py``); and the
    ``[tool.setuptools] packages`` list of ``pyproject.toml``;
 4. removes the old folders left holding nothing but ``__pycache__``;
@@ -59,7 +60,6 @@ MAPPING: dict[str, str] = {
     "p2psim.model": "p2psim.sim.model",
     "p2psim.ledger": "p2psim.sim.ledger",
     "p2psim.settlement": "p2psim.sim.settlement",
-    "p2psim.settlement_rule": "p2psim.sim.settlement_rule",  # added by issue 18
     "p2psim.invariants": "p2psim.sim.invariants",
     # metrics: the run summary, equity tables, inequality indices, renewable provenance
     "p2psim.metrics": "p2psim.metrics",
@@ -83,6 +83,10 @@ MAPPING: dict[str, str] = {
     "p2psim.allocate": "p2psim.energy_game.allocate",
     "p2psim.allocate_core": "p2psim.energy_game.core_checks",
     "p2psim.allocate_report": "p2psim.energy_game.stage",
+    "p2psim.game.energy_bounds": "p2psim.energy_game.bounds",  # added by issue 17
+    # settlement by an allocation rule: the energy game applied to each day's bills (added by issue 18)
+    "p2psim.settlement_rule": "p2psim.energy_game.settlement_rule",
+    "p2psim.settlement_report": "p2psim.energy_game.settlement_report",
     # explanations
     "p2psim.explain": "p2psim.explain",
     "p2psim.explain_features": "p2psim.explain.features",
@@ -105,6 +109,24 @@ MAPPING: dict[str, str] = {
     "p2psim.sweep_cli": "p2psim.cli.sweep",
     "p2psim.explain_cli": "p2psim.cli.explain",
     "p2psim.rl.commands": "p2psim.cli.rl",
+}
+
+#: names the regroup's earlier commits moved between modules, keyed by the (new) module they left:
+#: ``from p2psim.runner import community_stream`` (in a branch written before them) becomes
+#: ``from p2psim.world.community import community_stream``. Only import statements are rewritten:
+#: a dotted string such as a monkeypatch target names where a name is looked up, which is unchanged.
+NAME_MOVES: dict[tuple[str, str], str] = {
+    ("p2psim.runner", "community_stream"): "p2psim.world.community",
+    ("p2psim.runner", "run_options"): "p2psim.sim.model",
+    ("p2psim.runner", "versions"): "p2psim.outputs",
+    ("p2psim.runner", "VERSIONED_PACKAGES"): "p2psim.outputs",
+    ("p2psim.config.study", "DerivedStudy"): "p2psim.world.community",
+    ("p2psim.config.study", "BuiltCommunity"): "p2psim.world.community",
+    ("p2psim.cli", "check_seed_option"): "p2psim.config.checks",
+    ("p2psim.explain", "explain_command"): "p2psim.cli.explain",
+    ("p2psim.batch.sweep", "sweep_command"): "p2psim.cli.sweep",
+    **{("p2psim.markets._lp", name): "p2psim.markets._lp_program"
+       for name in ("LinearProgram", "LPResult", "NameBlock", "INF", "STATUSES")},
 }
 
 #: modules that stay where they are (the flat ones are reported as unknown otherwise)
@@ -281,7 +303,9 @@ def _rewrite_from_imports(text: str) -> str:
             name = item.split(" as ")[0].strip()
             full = f"{pkg}.{name}"
             moved = MAPPING.get(full)
-            if moved and moved != full:
+            if (rename(pkg), name) in NAME_MOVES:
+                targets.append((NAME_MOVES[(rename(pkg), name)], item))
+            elif moved and moved != full:
                 parent, _, leaf = moved.rpartition(".")
                 targets.append((parent, item if leaf == name else f"{leaf} as {item.split(' as ')[-1].strip()}"))
             else:
