@@ -202,7 +202,7 @@ def scaling(args) -> dict:
 
 def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons: dict[str, str],
              scale: dict | None, elapsed: float, load: tuple) -> str:
-    from p2psim.runner import versions
+    from p2psim.outputs import versions
     from p2psim.study import load_study
 
     v = versions()

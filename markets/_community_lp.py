@@ -63,7 +63,7 @@ from p2psim.markets._device_rows import (
     storage_rows,
 )
 from p2psim.markets._feeder_rows import community_rows
-from p2psim.markets._lp import INF, LinearProgram, NameBlock
+from p2psim.markets._lp_program import INF, LinearProgram, NameBlock
 from p2psim.markets.base import ClearingContext
 from p2psim.markets.book import OrderBook
 from p2psim.markets.hooks import apply_hooks

@@ -18,7 +18,7 @@ task[t] - q sum_{s = t-L+1..t} start[s] = 0 (q = E / (L dt)) and ``task_once`` s
 from __future__ import annotations
 
 import numpy as np
-from p2psim.markets._lp import INF
+from p2psim.markets._lp_program import INF
 from p2psim.markets.book import OrderBook
 from p2psim.markets.devices import block_power, per_participant
 

@@ -15,7 +15,8 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 from p2psim.markets._community_lp import DayModel
-from p2psim.markets._lp import LinearProgram, solve
+from p2psim.markets._lp import solve
+from p2psim.markets._lp_program import LinearProgram
 from p2psim.markets.base import ClearingContext
 
 LAST_RESORT = 1000.0

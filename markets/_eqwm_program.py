@@ -8,7 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from p2psim.markets._community_lp import DayModel
 from p2psim.markets._exactness import TOLERANCE_KW
-from p2psim.markets._lp import LinearProgram, LPResult, solve
+from p2psim.markets._lp import solve
+from p2psim.markets._lp_program import LinearProgram, LPResult
 from p2psim.markets.base import EquityOptions, SolverOptions
 
 

@@ -32,7 +32,8 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 from p2psim.markets._community_lp import DayModel
-from p2psim.markets._lp import LinearProgram, LPResult, solve
+from p2psim.markets._lp import solve
+from p2psim.markets._lp_program import LinearProgram, LPResult
 from p2psim.markets.base import SolverOptions
 
 from p2psim.errors import ClearingError

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from p2psim.markets._lp import INF
+from p2psim.markets._lp_program import INF
 from p2psim.markets.base import ClearingContext
 from p2psim.markets.book import OrderBook
 

@@ -14,7 +14,7 @@ import time
 from functools import cache
 
 import numpy as np
-from p2psim.markets._lp import LinearProgram, LPResult
+from p2psim.markets._lp_program import LinearProgram, LPResult
 from p2psim.markets.base import SolverOptions
 
 SIZE_LIMIT = 2000

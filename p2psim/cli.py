@@ -15,14 +15,13 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from p2psim import locking
-from p2psim.errors import P2PSimError, StudyError
+from p2psim.errors import P2PSimError
 from p2psim.interrupts import exit_status, interrupt_message, signal_received, signals_unwind
-from p2psim.study import Study, apply_overrides, load_study
-from p2psim.study_checks import check_study, seed_problem
+from p2psim.study import Study
+from p2psim.study_checks import checked_study
 
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
 
@@ -43,28 +42,9 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_seed_option(value: int | None, option: str = "--seed") -> None:
-    """StudyError unless ``value`` is None or a seed in [0, 2^32 - 1]."""
-    problem = None if value is None else seed_problem(value, option)
-    if problem:
-        raise StudyError(problem.replace(f"{option}=", f"{option} ", 1))
-
-
 def study_from_args(args: argparse.Namespace) -> Study:
     """Load the study, apply --seed/--days/--market/--set and check every field (StudyError)."""
-    from p2psim.markets import resolve_market_name
-
-    study = apply_overrides(load_study(args.study), args.set)
-    check_seed_option(args.seed)
-    if args.seed is not None:
-        study = replace(study, seed=args.seed)
-    if args.days is not None:
-        if args.days < 1:
-            raise StudyError(f"--days {args.days}: the number of days must be >= 1")
-        study = replace(study, days=args.days)
-    if args.market is not None:
-        study = replace(study, market=args.market)
-    return check_study(replace(study, market=resolve_market_name(study.market)))
+    return checked_study(args.study, args.set, seed=args.seed, days=args.days, market=args.market)
 
 
 def default_out(study: Study, prefix: str = "") -> Path:

@@ -11,9 +11,9 @@ import importlib
 
 COMMAND_MODULES = (
     "p2psim.pareto_cli",
-    "p2psim.sweep",
+    "p2psim.sweep_cli",
     "p2psim.rl.commands",
-    "p2psim.explain",
+    "p2psim.explain_cli",
 )
 
 

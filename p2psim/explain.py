@@ -11,22 +11,19 @@ Entry points:
 - ``explain(source, targets=None)``: ``source`` is a RunResult, a run directory, or a list of them
   (samples concatenated, days kept apart per run). Returns an :class:`Explanation`.
 - ``explanation_stage(result)``: the post-run stage (after the allocation stage); returns a writer.
-- ``python -m p2psim explain RUN_DIR [--target T]``: re-explain an existing run in place (explain
-  files and report rewritten atomically), without re-running it.
+- ``python -m p2psim explain RUN_DIR [--target T]`` (:mod:`p2psim.explain_cli`): re-explain an
+  existing run in place (explain files and report rewritten atomically), without re-running it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from p2psim.cli import subcommand
 from p2psim.explain_coordinator import coordinator_markdown, explain_coordinator, importance_frame
 from p2psim.explain_features import (
     FEATURE_LABELS,
@@ -63,10 +60,7 @@ class Explanation:
 
     @property
     def primary(self) -> Surrogate:
-        """The explained target the report's plots show.
-
-        What members are paid in a run settled by a rule, else weighted Shapley when allocations exist.
-        """
+        """The explained target the report's plots show (weighted Shapley when allocations exist)."""
         return next(iter(self.surrogates.values()))
 
     def fidelity(self) -> pd.DataFrame:
@@ -93,8 +87,7 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
             features: tuple[str, ...] = FEATURES) -> Explanation:
     """Explain the benefit targets of one or several runs (see module docstring).
 
-    ``targets=None`` explains every target the runs can give: what members are paid under the settlement
-    rule first (``settled``, in runs settled by a rule), else weighted Shapley first. Asking for
+    ``targets=None`` explains every target the runs can give, weighted Shapley first. Asking for
     ``weighted_shapley`` of a run without allocations, or a run of fewer than 3 days, raises an
     :class:`ExplanationInputError` that says what to run first.
     """
@@ -106,13 +99,8 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
 
         raise unknown_name("explanation target", unknown[0], TARGETS)
     has_allocation = samples.weighted_shapley.notna().any()
-    settled = samples.settled.notna().any()
-    if targets is None:  # what members are paid first: the rule's benefit in a rule-settled run
-        targets = [t for t in TARGETS if (t != "weighted_shapley" or has_allocation) and (t != "settled" or settled)]
-    elif "settled" in targets and not settled:
-        raise ExplanationInputError(
-            f"run {', '.join(d.name for d in data)} was settled by the market (settlement_rule='market'), so what "
-            "members are paid is the market benefit: explain --target market")
+    if targets is None:
+        targets = [t for t in TARGETS if t != "weighted_shapley" or has_allocation]
     elif "weighted_shapley" in targets and not has_allocation:
         raise ExplanationInputError(
             f"run {', '.join(d.name for d in data)} has no allocations (allocation_daily.parquet with rule "
@@ -239,42 +227,3 @@ def rewrite_explanation(staging: Path, exp: Explanation) -> None:
     summary["explain_r2_heldout"] = r2 if r2 == r2 else None  # JSON has no NaN
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
     rewrite_report(staging, sections)
-
-
-@subcommand("explain")
-def explain_command(argv: list[str]) -> int:
-    """Re-explain a finished run directory in place (who gains and why), without re-running it."""
-    from p2psim.cli import check_seed_option
-    from p2psim.explain_features import RUN_TABLES, check_run_files
-    from p2psim.outputs import legacy_run
-    from p2psim.staging import output_directory
-
-    parser = argparse.ArgumentParser(prog="python -m p2psim explain",
-                                     description="Explain who gains and why in an existing run directory.")
-    parser.add_argument("run_dir", help="a run directory written by python -m p2psim STUDY.py --out RUN_DIR")
-    parser.add_argument("--target", action="append", choices=sorted(TARGETS),
-                        help="target(s) to explain (default: settled (runs settled by a rule), weighted_shapley, "
-                             "market, normalised; weighted_shapley needs allocations)")
-    parser.add_argument("--seed", type=int, default=None, help="surrogate seed (default: the run's seed)")
-    args = parser.parse_args(argv)
-    check_seed_option(args.seed)
-    directory = Path(args.run_dir)
-    with output_directory(directory, "run", rewrite=True, legacy=legacy_run, what="RUN_DIR") as staging:
-        check_run_files(directory, (*RUN_TABLES, "summary.json"))
-        data = RunData.from_directory(directory)
-        default = ["weighted_shapley", "market", "normalised"]
-        targets = args.target or (["settled", *default] if data.settlement_rule != "market" else default)
-        if data.allocation_daily is None and "weighted_shapley" in targets:
-            raise ExplanationInputError(f"{directory} has no allocation_daily.parquet; {RUN_ALLOCATION_FIRST}")
-        seed = args.seed if args.seed is not None else _run_seed(directory)
-        exp = explain(data, targets, seed=seed)
-        rewrite_explanation(staging, exp)
-    print(f"explained {directory} in {exp.seconds:.1f} s; report rewritten", file=sys.stderr)
-    for row in exp.fidelity().itertuples():
-        print(f"  {row.kind:11s} {row.target:28s} held-out R^2 {row.r2_heldout:6.3f}  MAE {row.mae_heldout:.4f}")
-    return 0
-
-
-def _run_seed(directory: Path) -> int:
-    seed = json.loads((directory / "run.json").read_text()).get("seed", 0)
-    return seed if isinstance(seed, int) and 0 <= seed < 2**32 else 0

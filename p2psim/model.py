@@ -65,6 +65,21 @@ class RunOptions:
     """:class:`p2psim.allocate.AllocationOptions` of the rule's allocation (None: the defaults with the run's seed)."""
 
 
+def run_options(study) -> RunOptions:
+    """The model options a study (:class:`p2psim.study.Study`) asks for."""
+    from p2psim.allocate import allocation_options
+
+    return RunOptions(
+        forecast_error=study.forecast_error,
+        equity=study.equity,
+        solver=study.solver,
+        enforce_feeder=study.enforce_feeder,
+        market_options=dict(study.market_options),
+        settlement_rule=study.settlement_rule,
+        allocation=allocation_options(study),
+    )
+
+
 class CommunityModel(mesa.Model):
     """The co-simulation of one community under one market rule."""
 

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 from p2psim.errors import OutputError
@@ -231,3 +233,17 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
             os.fsync(stream.fileno())
 
     return write_atomic(path, write)
+
+
+VERSIONED_PACKAGES = ("p2psim", "numpy", "scipy", "pandas", "highspy", "mesa", "simpy", "networkx", "simbench")
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages that decide results."""
+    out = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

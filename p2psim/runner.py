@@ -8,28 +8,24 @@ nothing half-written).
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from p2psim.allocate import allocation_options
-from p2psim.data.community import build_scenario
+from p2psim.data.community import build_scenario, community_stream
 from p2psim.markets import make_market, resolve_market_name
 from p2psim.metrics import summarise
-from p2psim.model import CommunityModel, DayHook, RunOptions
+from p2psim.model import CommunityModel, DayHook, run_options
+from p2psim.outputs import versions
 from p2psim.scenario import Scenario
 from p2psim.settlement_rule import settlement_summary, settlement_table
 from p2psim.study import Study
 from p2psim.study_checks import check_study
-
-VERSIONED_PACKAGES = ("p2psim", "numpy", "scipy", "pandas", "highspy", "mesa", "simpy", "networkx", "simbench")
 
 
 @dataclass
@@ -99,24 +95,6 @@ def device_kinds(model: CommunityModel) -> list[str]:
         if kind not in out[k]:
             out[k].append(kind)
     return [", ".join(names) for names in out]
-
-
-def run_options(study: Study) -> RunOptions:
-    """The model options a study asks for."""
-    return RunOptions(
-        forecast_error=study.forecast_error,
-        equity=study.equity,
-        solver=study.solver,
-        enforce_feeder=study.enforce_feeder,
-        market_options=dict(study.market_options),
-        settlement_rule=study.settlement_rule,
-        allocation=allocation_options(study),
-    )
-
-
-def community_stream(seed: int) -> np.random.Generator:
-    """The stream that builds the community (classes, incomes, profile diversity) from the seed."""
-    return np.random.default_rng(np.random.SeedSequence([seed, 1]))
 
 
 def run(
@@ -195,17 +173,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def versions() -> dict[str, str]:
-    """Installed versions of the packages that decide results."""
-    out = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def study_settings(study: Study) -> dict[str, Any]:

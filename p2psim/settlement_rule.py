@@ -107,8 +107,7 @@ def study_size_problem(study) -> str | None:
     options = allocation_options(study)
     if study.settlement_rule not in size_limits(options):
         return None
-    from p2psim.data.community import build_scenario
-    from p2psim.runner import community_stream
+    from p2psim.data.community import build_scenario, community_stream
 
     n = len(build_scenario(study, community_stream(study.seed)).participants)
     return size_problem(study.settlement_rule, n, options)

@@ -11,6 +11,8 @@ explicit community and the feeder are checked with the built scenario
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ from p2psim.markets import MARKETS, resolve_market_name
 from p2psim.markets.base import FEEDER_OPTIONS, SOLVER_BACKENDS, EquityOptions, SolverOptions
 from p2psim.scenario import BatterySpec, Tariffs
 from p2psim.settlement_rule import SETTLEMENT_RULES
-from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study
+from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
 
 MAX_SEED = 2**32 - 1
 """Largest seed: numpy's legacy and scikit-learn's generators take seeds in [0, 2^32 - 1]."""
@@ -232,4 +234,53 @@ def check_study(study: Study) -> Study:
     return study
 
 
-__all__ = ["MAX_SEED", "check_study", "is_number", "number_problem", "seed_problem", "study_problems"]
+def check_seed_option(value: int | None, option: str = "--seed") -> None:
+    """StudyError unless ``value`` is None or a seed in [0, 2^32 - 1] (for a command-line option)."""
+    problem = None if value is None else seed_problem(value, option)
+    if problem:
+        raise StudyError(problem.replace(f"{option}=", f"{option} ", 1))
+
+
+def checked_study(
+    source: Study | str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    seed: int | None = None,
+    days: int | None = None,
+    market: str | None = None,
+) -> Study:
+    """THE study loader: a study file (or a loaded Study) made ready to run, every field checked.
+
+    Steps, in this order: load the file (:func:`p2psim.study.load_study`) unless ``source`` is a
+    Study; apply the ``dotted.field=value`` overrides (:func:`p2psim.study.apply_overrides`); set
+    ``seed``, ``days`` and ``market`` when given; resolve the market name to its newest version
+    (``eqwm`` -> ``eqwm_v1``); check every field (:func:`check_study`). Bad input is one
+    :class:`~p2psim.errors.StudyError` naming the field, the value and the fix. The command line,
+    the sweep and the coordinator's environment all load studies through here.
+    """
+    study = load_study(source) if isinstance(source, str | Path) else source
+    study = apply_overrides(study, list(overrides))
+    check_seed_option(seed)
+    if seed is not None:
+        study = replace(study, seed=seed)
+    if days is not None:
+        if days < 1:
+            raise StudyError(f"--days {days}: the number of days must be >= 1")
+        study = replace(study, days=days)
+    if market is not None:
+        study = replace(study, market=market)
+    if not isinstance(study.market, str):
+        raise StudyError(f"market={study.market!r} must be a market name such as 'eqwm_v1'")
+    return check_study(replace(study, market=resolve_market_name(study.market)))
+
+
+__all__ = [
+    "MAX_SEED",
+    "check_seed_option",
+    "check_study",
+    "checked_study",
+    "is_number",
+    "number_problem",
+    "seed_problem",
+    "study_problems",
+]

@@ -34,7 +34,6 @@ table still lists it, with its error); 130/143 interrupted (the finished rows ar
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
@@ -44,18 +43,17 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from p2psim.cli import subcommand
 from p2psim.errors import P2PSimError, StudyError, UnknownNameError
 from p2psim.interrupts import ignore_sigint
 from p2psim.outputs import p2psim_version, write_atomic, write_text_atomic
 from p2psim.settlement_rule import study_size_problem
 from p2psim.staging import owned_directory
-from p2psim.study import Study, apply_overrides, run_study_file, study_of
-from p2psim.study_checks import check_study, seed_problem
+from p2psim.study import Study, run_study_file, study_of
+from p2psim.study_checks import checked_study, seed_problem
 
 BACKENDS = ("local", "ray")
 ROW_VERSION = 3
@@ -227,12 +225,7 @@ def _namespace(path: str, digest: str = "") -> dict[str, Any]:
 
 def prepare_study(spec: RunSpec) -> Study:
     """The study of one run: the file's STUDY, the overrides, the seed and the resolved market name."""
-    from p2psim.markets import resolve_market_name
-
-    study = apply_overrides(_namespace(spec.study_path, spec.study_sha256)["STUDY"], spec.overrides)
-    if not isinstance(study.market, str):
-        raise StudyError(f"market={study.market!r} must be a market name such as 'eqwm_v1'")
-    return check_study(replace(study, seed=spec.seed, market=resolve_market_name(study.market)))
+    return checked_study(_namespace(spec.study_path, spec.study_sha256)["STUDY"], spec.overrides, seed=spec.seed)
 
 
 def run_row(result) -> dict[str, Any]:
@@ -555,36 +548,6 @@ def _run_missing(todo: list[RunSpec], rows: dict[str, dict[str, Any]], stats: di
     finally:
         bar.close()
         stats["wall_s"] = time.perf_counter() - tick
-
-
-@subcommand("sweep")
-def sweep_command(argv: list[str]) -> int:
-    """Run studies x settings x seeds (resumable, local or on Ray) into one Parquet table."""
-    parser = argparse.ArgumentParser(
-        prog="python -m p2psim sweep",
-        description="Run studies x settings x seeds (resumable) and gather one Parquet table.",
-    )
-    parser.add_argument("studies", nargs="+", metavar="STUDY.py", help="study files, e.g. studies/rural.py")
-    parser.add_argument("--set", action="append", default=[], metavar="dotted.field=v1,v2",
-                        help="a study field and its values (cartesian product over all --set)")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds or ranges, e.g. 0,1,2 or 0-9")
-    parser.add_argument("--backend", default="local", help="local (process pool) or ray")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs (default: CPUs)")
-    parser.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
-    parser.add_argument("--out", required=True, help="sweep directory (rows/ and sweep.parquet)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
-    if args.backend not in BACKENDS:
-        raise UnknownNameError(f"no sweep backend named {args.backend!r}; known: {list(BACKENDS)}")
-    if args.address and args.backend != "ray":
-        raise SweepError("--address is only used with --backend ray")
-    settings = parse_set(args.set)
-    seeds = parse_seeds(args.seeds)
-    _, stats = sweep(args.studies, settings, seeds, out=args.out, backend=args.backend, workers=args.workers,
-                     address=args.address, progress=not args.no_progress)
-    print(f"sweep: {stats['total']} run(s): {stats['skipped']} already done, {stats['ran']} run "
-          f"({stats['failed']} failed) in {stats['wall_s']:.1f} s -> {Path(args.out) / 'sweep.parquet'}")
-    return 3 if stats["failed"] else 0
 
 
 __all__ = [

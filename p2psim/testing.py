@@ -8,14 +8,19 @@ same ones), so a rule or participant that passes here behaves in a run:
   energy continuity, bounds, targets and carried obligations, shiftable loads' windows and energy)
   and the money (pool payments net to zero every interval, per-participant prices included; the
   community pays exactly what the grid and the network operator collect) of one clearing;
+- :func:`check_bilateral_trades`: the trades matched from the pool add up to every participant's
+  pool purchases and sales, at the buyer's price;
+- :func:`check_individual_rationality` / :func:`check_price_band`: nobody pays more than alone with
+  self-consumption, and every traded pool price lies within [feed-in, retail - fee];
 - :func:`check_market` clears random books (with and without EVs, heat pumps and shiftable loads)
-  and asserts both, determinism, and for rules that promise it individual rationality and a pool
-  price within [feed-in, retail - fee];
+  and asserts all of these (the last two for rules that promise individual rationality) and
+  determinism;
 - :func:`check_participant` builds a participant type in a one-member community, checks its forecast,
   devices and bids, and runs it for a few days under an optimising and a rule-based market, checking
   every day's clearing, the energy its devices carry from one day to the next and its bills.
 
-Each raises ``AssertionError`` naming the rule or class and the numbers.
+Each raises ``AssertionError`` naming the rule or class and the numbers. The project's own tests
+(``tests/test_market_invariants.py``) use these functions; they add only rule-specific properties.
 """
 
 from __future__ import annotations
@@ -179,12 +184,42 @@ def check_price_band(book: OrderBook, clearing, name: str) -> None:
     assert (price[trading] <= ceiling[trading] + TOLERANCE).all(), f"{name}: pool price + fee above retail"
 
 
+def check_individual_rationality(book: OrderBook, clearing, name: str, tol: float = 1e-6) -> None:
+    """Assert that nobody's energy cost exceeds its cost alone with self-consumption (within ``tol``)."""
+    excess = energy_cost(book, clearing) - self_consumption_cost(book)
+    assert excess.max() <= tol, f"{name}: participant {int(excess.argmax())} pays {excess.max():.6f} more than alone"
+
+
+def check_bilateral_trades(book: OrderBook, clearing, feeder: Feeder, name: str) -> None:
+    """Assert that the bilateral trades matched from the pool conserve it.
+
+    Per participant and interval, the energy bought in trades equals ``pool_buy_kw * dt`` and the
+    energy sold equals ``pool_sell_kw * dt``; every trade is at the buyer's pool price and between
+    two different participants (:func:`p2psim.markets.matching.bilateral_trades`).
+    """
+    from p2psim.markets.matching import bilateral_trades
+
+    trades = bilateral_trades(clearing, book, feeder)
+    dt = book.interval_hours
+    bought = np.zeros_like(book.load_kw)
+    sold = np.zeros_like(book.load_kw)
+    index = {pid: k for k, pid in enumerate(book.participant_ids)}
+    price = np.broadcast_to(clearing.pool_price_per_kwh, book.load_kw.shape)  # per participant: the buyer's price
+    for r in trades.itertuples():
+        bought[index[r.buyer], r.interval] += r.energy_kwh
+        sold[index[r.seller], r.interval] += r.energy_kwh
+        assert r.price_per_kwh == price[index[r.buyer], r.interval], f"{name}: a trade not at the buyer's price"
+        assert r.buyer != r.seller, f"{name}: {r.buyer} trades with itself"
+    assert np.allclose(bought, clearing.pool_buy_kw * dt, atol=1e-8), f"{name}: trades do not add up to the pool buys"
+    assert np.allclose(sold, clearing.pool_sell_kw * dt, atol=1e-8), f"{name}: trades do not add up to the pool sales"
+
+
 def check_market(market: Market | str, *, books: int = 8, seed: int = 0) -> None:
     """Clear ``books`` random books (every other one with devices) and assert every shared invariant.
 
-    Checks: :func:`check_clearing` and :func:`check_money`; determinism (same book and rng state, same
-    clearing); and, for rules with ``promises_individual_rationality``, that nobody's energy cost
-    exceeds its self-consumption cost (within tolerance) and :func:`check_price_band`.
+    Checks: :func:`check_clearing`, :func:`check_money` and :func:`check_bilateral_trades`; determinism
+    (same book and rng state, same clearing); and, for rules with ``promises_individual_rationality``,
+    :func:`check_individual_rationality` and :func:`check_price_band`.
     """
     rule = make_market(market) if isinstance(market, str) else market
     rng = np.random.default_rng(seed)
@@ -196,11 +231,11 @@ def check_market(market: Market | str, *, books: int = 8, seed: int = 0) -> None
         again = rule.clear(book, ClearingContext(feeder=feeder, rng=np.random.default_rng(state)))
         check_clearing(book, first, rule.name)
         check_money(book, first, rule.name)
+        check_bilateral_trades(book, first, feeder, rule.name)
         assert np.allclose(first.net_import_kw(), again.net_import_kw()), f"{rule.name}: not deterministic"
         if rule.promises_individual_rationality and rule.name != "grid_only_v1":
             check_price_band(book, first, rule.name)
-            excess = energy_cost(book, first) - self_consumption_cost(book)
-            assert excess.max() <= 1e-6, f"{rule.name}: a participant pays {excess.max():.6f} more than alone"
+            check_individual_rationality(book, first, rule.name)
 
 
 def check_participant(cls, spec=None, *, days: int = 2, markets: tuple[str, ...] = ("eqwm_v1", "mid_market_rate_v1")

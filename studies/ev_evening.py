@@ -39,7 +39,7 @@ stream):
   not part of the households' load profiles: the report's raw-load peak (and so its peak reduction)
   is that of the households' own load, without the cars.
 
-The community is derived from the SimBench one by ``EvEveningStudy`` (a ``p2psim.study.DerivedStudy``,
+The community is derived from the SimBench one by ``EvEveningStudy`` (a ``p2psim.data.community.DerivedStudy``,
 whose ``derive`` gives households their cars); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
@@ -62,10 +62,11 @@ from importlib.metadata import version
 import numpy as np
 from p2psim.agents import ElectricVehicle
 
+from p2psim.data.community import DerivedStudy
 from p2psim.data.ev_sessions import charging_sessions
 from p2psim.data.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
 from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
-from p2psim.study import DerivedStudy, SimBenchCommunity
+from p2psim.study import SimBenchCommunity
 
 GRID = "1-LV-rural2--0-sw"
 EV_GRID = "1-LV-rural2--2-sw"

@@ -46,9 +46,10 @@ from dataclasses import replace
 import numpy as np
 from p2psim.agents import HeatPump
 
+from p2psim.data.community import DerivedStudy
 from p2psim.data.heat import air_source_cop, hourly_window, house_heat_profile, try_temperature_c
 from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
-from p2psim.study import DerivedStudy, SimBenchCommunity
+from p2psim.study import SimBenchCommunity
 
 GRID = "1-LV-semiurb4--0-sw"
 TRY_REGION = 4

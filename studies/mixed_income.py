@@ -20,7 +20,7 @@ as ``p2psim.data.community`` does for a SimBench community):
 - The aggregator owns a 60 kWh / 30 kW community battery on the transformer bus; 10 % of household
   load may shift within 4-hour windows.
 
-The community is derived from the SimBench one by ``MixedIncomeStudy`` (a ``p2psim.study.DerivedStudy``,
+The community is derived from the SimBench one by ``MixedIncomeStudy`` (a ``p2psim.data.community.DerivedStudy``,
 whose ``derive`` adds the public building); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
@@ -35,9 +35,10 @@ community's daily peak (about 110 EUR/kW a year).
 
 import numpy as np
 
+from p2psim.data.community import DerivedStudy
 from p2psim.data.simbench import load_simbench_grid, window
 from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
-from p2psim.study import DerivedStudy, SimBenchCommunity
+from p2psim.study import SimBenchCommunity
 
 GRID = "1-LV-semiurb5--0-sw"
 PUBLIC_BUS = "bus-064"

@@ -21,7 +21,7 @@ as ``p2psim.data.community`` does for a SimBench community, then changed as foll
 - 10 % of household load may shift within 4-hour windows (shops and offices: none).
 - The ``solar_garden`` kind uses the household agent (noisy day-ahead forecast of its PV).
 
-The community is derived from the SimBench one by ``UrbanStudy`` (a ``p2psim.study.DerivedStudy``,
+The community is derived from the SimBench one by ``UrbanStudy`` (a ``p2psim.data.community.DerivedStudy``,
 whose ``derive`` removes roofs and adds the solar garden); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
@@ -37,9 +37,10 @@ from dataclasses import replace
 import numpy as np
 from p2psim.agents import PARTICIPANT_TYPES, Household, register_participant
 
+from p2psim.data.community import DerivedStudy
 from p2psim.data.simbench import load_simbench_grid, window
 from p2psim.scenario import GERMAN_RETAIL_2024, BatterySpec, ParticipantSpec
-from p2psim.study import DerivedStudy, SimBenchCommunity
+from p2psim.study import SimBenchCommunity
 
 GRID = "1-LV-urban6--0-sw"
 GARDEN_KWP = 171.2

@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 from p2psim.markets import ClearingContext, OrderBook, make_market
 
-from p2psim.data.community import build_scenario
-from p2psim.model import CommunityModel
-from p2psim.runner import community_stream, run_options
+from p2psim.data.community import build_scenario, community_stream
+from p2psim.model import CommunityModel, run_options
 from p2psim.settlement import Prices, day_bills
 from p2psim.study import Study, load_study
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import p2psim.explain  # noqa: F401  (registers the explain sub-command)
+import p2psim.explain_cli  # noqa: F401  (registers the explain sub-command)
 from p2psim.cli import main
 from p2psim.explain_synthetic import synthetic_run
 

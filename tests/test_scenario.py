@@ -7,9 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from p2psim.data.community import build_scenario
+from p2psim.data.community import build_scenario, community_stream
 from p2psim.errors import ScenarioError
-from p2psim.runner import community_stream
 from p2psim.scenario import BatterySpec, ParticipantSpec, Scenario, Tariffs, time_of_use
 
 

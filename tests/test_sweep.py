@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import p2psim.sweep as sweep_module  # registers the sub-command
+import p2psim.sweep as sweep_module
 from p2psim.cli import main
 from p2psim.sweep import (
     RunSpec,

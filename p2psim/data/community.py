@@ -16,7 +16,11 @@ gives the same community):
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import ClassVar
 
 import numpy as np
 
@@ -144,3 +148,53 @@ def build_scenario(study: Study, rng: np.random.Generator, *, check: bool = True
 
 
 __all__ = ["BatterySpec", "build_scenario"]
+
+
+def community_stream(seed: int) -> np.random.Generator:
+    """The stream that builds the community (classes, incomes, profile diversity) from the seed."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 1]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltCommunity(ExplicitCommunity):
+    """An explicit community derived by a :class:`DerivedStudy` for one calendar and seed."""
+
+    built_for: tuple[int, int, int, int] = ()
+    """The (days, start_day, interval_minutes, seed) it was built for."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DerivedStudy(Study):
+    """A study whose community is a SimBench community changed by the study (a hook for new setups).
+
+    Subclasses set ``base_community`` (a :class:`SimBenchCommunity`) and override :meth:`derive`,
+    which receives the base scenario (participants seeded exactly as for a SimBench community) and
+    returns the final participants (for example: remove roofs, add a solar garden, EVs or an anchor
+    prosumer). The community is rebuilt whenever ``days``, ``start_day``, ``interval_minutes`` or
+    ``seed`` change: overrides (``--days``, ``--seed``, ``--set start_day=...``) go through
+    ``dataclasses.replace``, which calls ``__post_init__``. Pickles and copies (process and Ray
+    fan-out) are plain :class:`Study` objects with the community already built, so a worker never
+    needs the study file's classes.
+    """
+
+    base_community: ClassVar[SimBenchCommunity] = SimBenchCommunity()
+
+    def derive(self, base) -> Sequence[ParticipantSpec]:
+        """Return the community's participants from ``base`` (a :class:`~p2psim.scenario.Scenario`)."""
+        return base.participants
+
+    def __post_init__(self) -> None:
+        key = (self.days, self.start_day, self.interval_minutes, self.seed)
+        if getattr(self.community, "built_for", None) != key:
+            object.__setattr__(self, "community", self._build(key))
+
+    def _build(self, key: tuple[int, int, int, int]) -> BuiltCommunity:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(Study)}
+        base_study = Study(**{**values, "community": self.base_community, "transformer_limit_kw": None})
+        base = build_scenario(base_study, community_stream(self.seed), check=False)
+        return BuiltCommunity(built_for=key, participants=tuple(self.derive(base)), feeder=base.feeder)
+
+    def __reduce_ex__(self, protocol):
+        plain = ExplicitCommunity(participants=self.community.participants, feeder=self.community.feeder)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(Study)}
+        return partial(Study, **{**values, "community": plain}), ()

@@ -6,23 +6,14 @@ All core-type LPs share the coalition constraint block ``x(S) >= v(S) - eps``, w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from p2psim.errors import GameError
-
-
-@dataclass(frozen=True)
-class LPResult:
-    """Primal solution, objective and the inequality duals (``>= 0``, one per inequality row)."""
-
-    x: np.ndarray
-    objective: float
-    ineq_duals: np.ndarray
-    eq_duals: np.ndarray
+from p2psim.markets._lp_program import LPResult
 
 
 def solve_lp(
@@ -46,11 +37,15 @@ def solve_lp(
         what: Name of the LP for error messages.
 
     Returns:
-        The solution, or ``None`` if the LP is infeasible.
+        The solution as the project's one LP result type
+        (:class:`p2psim.markets._lp_program.LPResult`; ``row_dual`` holds the inequality rows'
+        duals as non-negative multipliers, one per row of ``a_ub``), or ``None`` if the LP is
+        infeasible.
 
     Raises:
         GameError: If the LP is unbounded or the solver fails otherwise.
     """
+    start = time.perf_counter()
     res = linprog(
         c,
         A_ub=a_ub,
@@ -66,8 +61,9 @@ def solve_lp(
     if res.status != 0:
         raise GameError(f"{what}: LP solver failed (status {res.status}: {res.message})")
     duals = np.zeros(0) if a_ub is None else -np.asarray(res.ineqlin.marginals, dtype=float)
-    eq = np.zeros(0) if a_eq is None else np.asarray(res.eqlin.marginals, dtype=float)
-    return LPResult(np.asarray(res.x, dtype=float), float(res.fun), duals, eq)
+    return LPResult(x=np.asarray(res.x, dtype=float), objective=float(res.fun), status="optimal", mip_gap=0.0,
+                    solve_time_s=time.perf_counter() - start, backend="highs", row_dual=duals,
+                    bound=float(res.fun))
 
 
 def coalition_rows(masks: np.ndarray, n: int, extra_cols: int = 0, extra_value: float = 0.0):

@@ -37,7 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from p2psim.errors import GameError
-from p2psim.markets._lp import LinearProgram, new_highs, pass_model
+from p2psim.markets._lp import new_highs, pass_model
+from p2psim.markets._lp_program import LinearProgram
 
 
 def closest_certified_core_point(game, target: np.ndarray, norm: str = "l1") -> np.ndarray | None:

@@ -54,7 +54,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from p2psim.errors import GameError
-from p2psim.markets._lp import LinearProgram, new_highs, pass_model
+from p2psim.markets._lp import new_highs, pass_model
+from p2psim.markets._lp_program import LinearProgram
 
 MILP_OPTIONS = {
     "mip_heuristic_run_rins": False,

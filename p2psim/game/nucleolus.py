@@ -124,7 +124,7 @@ def _lexicographic_centre(
             raise GameError(f"{method}: stage LP infeasible (numerical trouble)")
         t, x = float(res.x[n]), res.x[:n]
         levels.append(t)
-        duals = res.ineq_duals
+        duals = res.row_dual
         tight = (
             idx[duals > DUAL_TOLERANCE]
             if np.any(duals > DUAL_TOLERANCE)

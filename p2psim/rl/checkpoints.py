@@ -31,7 +31,7 @@ import numpy as np
 
 from p2psim.errors import P2PSimError
 from p2psim.interrupts import deferred_signals
-from p2psim.outputs import write_text_atomic
+from p2psim.outputs import versions, write_text_atomic
 
 CHECKPOINT_FILES = ("model.zip", "vecnormalize.pkl", "checkpoint.json")
 FORMAT_VERSION = 1
@@ -60,8 +60,6 @@ def write_directory_atomic(target: Path, fill: Callable[[Path], None]) -> None:
 
 def checkpoint_meta(study_path: str, config, seed: int, step: int) -> dict[str, Any]:
     """checkpoint.json / policy.json: format, step, seed, study, config (a dataclass) and versions."""
-    from p2psim.runner import versions
-
     return {"format": FORMAT_VERSION, "kind": "p2psim-coordinator", "step": int(step), "seed": int(seed),
             "study_path": str(study_path), "config": asdict(config), "versions": versions(),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}

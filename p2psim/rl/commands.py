@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from p2psim.cli import check_seed_option, subcommand
+from p2psim.cli import subcommand
 from p2psim.errors import StudyError
+from p2psim.study_checks import check_seed_option
 
 
 @subcommand("train")

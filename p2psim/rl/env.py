@@ -84,7 +84,7 @@ from p2psim.errors import OrderError, StudyError
 from p2psim.inequality import gini
 from p2psim.markets import EqWM
 from p2psim.provenance import trace_grid_origin
-from p2psim.study import Study, apply_overrides, load_study
+from p2psim.study import Study
 
 OBS_BOUND = 100.0
 DAYS_IN_YEAR = 366  # the 2016 data year
@@ -231,10 +231,9 @@ class EquityEnv(ParallelEnv):
     @classmethod
     def from_study(cls, study_path: str, *, overrides: tuple[str, ...] | list[str] = (), **kwargs: Any) -> EquityEnv:
         """Load ``study_path``, apply ``dotted.field=value`` overrides, check the study and build the environment."""
-        from p2psim.study_checks import check_study
+        from p2psim.study_checks import checked_study
 
-        study = check_study(apply_overrides(load_study(study_path), list(overrides)))
-        return cls(study, **kwargs)
+        return cls(checked_study(study_path, overrides), **kwargs)
 
     def _equity_classes(self) -> tuple[str, ...]:
         community = self.study.community
@@ -281,10 +280,9 @@ class EquityEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: draw its window and seed, build the scenario and the model."""
-        from p2psim.data.community import build_scenario
+        from p2psim.data.community import build_scenario, community_stream
         from p2psim.markets import make_market
-        from p2psim.model import CommunityModel
-        from p2psim.runner import community_stream, run_options
+        from p2psim.model import CommunityModel, run_options
 
         if seed is not None:
             self.np_random, _ = gymnasium.utils.seeding.np_random(seed)

@@ -6,7 +6,8 @@ import numpy as np
 import p2psim.markets._lp as lpmod
 import pytest
 import scipy.sparse as sp
-from p2psim.markets._lp import LinearProgram, LPResult, NameBlock, solve
+from p2psim.markets._lp import solve
+from p2psim.markets._lp_program import LinearProgram, LPResult, NameBlock
 from p2psim.markets.base import SolverOptions
 
 from p2psim.errors import ClearingError

@@ -47,7 +47,7 @@ with signals_unwind():
 
 def market_split(m: int = 4, n: int = 46, seed: int = 1):
     """sum_j a_ij x_j + s+_i - s-_i = floor(sum_j a_ij / 2), x binary, minimise sum(s+ + s-)."""
-    from p2psim.markets._lp import LinearProgram
+    from p2psim.markets._lp_program import LinearProgram
 
     a = np.random.default_rng(seed).integers(0, 100, size=(m, n))
     rhs = (a.sum(axis=1) // 2).astype(float)
@@ -87,8 +87,9 @@ def test_a_signal_stops_a_gurobi_solve_at_once(licensed, signum, status, word):
 
 
 def test_interrupted_is_a_status_of_its_own():
-    from p2psim.markets._lp import _HIGHS_STATUS, STATUSES
+    from p2psim.markets._lp import _HIGHS_STATUS
     from p2psim.markets._lp_gurobi import _STATUS
+    from p2psim.markets._lp_program import STATUSES
 
     assert _STATUS[11] == "interrupted" and _HIGHS_STATUS["kInterrupt"] == "interrupted"
     assert "interrupted" in STATUSES and "time_limit" not in {_STATUS[11], _HIGHS_STATUS["kInterrupt"]}

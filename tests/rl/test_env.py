@@ -102,9 +102,8 @@ def test_day_by_day_equals_full_run():
 
     from p2psim.markets import make_market
 
-    from p2psim.data.community import build_scenario
-    from p2psim.model import CommunityModel
-    from p2psim.runner import community_stream, run_options
+    from p2psim.data.community import build_scenario, community_stream
+    from p2psim.model import CommunityModel, run_options
     from p2psim.study import load_study
 
     study = replace(load_study(RURAL), days=3)
