@@ -24,8 +24,8 @@ import numpy as np
 from p2psim.agents.devices import DeviceSpec, battery_device
 
 if TYPE_CHECKING:
-    from p2psim.scenario import ParticipantSpec
-    from p2psim.settlement import Prices
+    from p2psim.sim.settlement import Prices
+    from p2psim.world.scenario import ParticipantSpec
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class StorageDevice:
 
 
 def battery_device(spec, device_id: str = "battery") -> StorageDevice:
-    """A :class:`~p2psim.scenario.BatterySpec` as a canonical storage device (kind ``battery``)."""
+    """A :class:`~p2psim.world.scenario.BatterySpec` as a canonical storage device (kind ``battery``)."""
     cap = float(spec.capacity_kwh)
     return StorageDevice(
         id=device_id, kind="battery", capacity_kwh=cap, max_charge_kw=float(spec.max_charge_kw),

@@ -39,8 +39,8 @@ from p2psim.markets.devices import StorageArrays
 from p2psim.markets.grid_only import standalone_optimum
 
 from p2psim.errors import ClearingError
-from p2psim.feeder import Feeder, LineSpec
 from p2psim.outputs import write_text_atomic
+from p2psim.world.feeder import Feeder, LineSpec
 
 WEIGHTS = {"low": 1.5, "middle": 1.0, "high": 0.7, "public": 1.0}
 

@@ -48,7 +48,7 @@ print(json.dumps({"seconds": seconds, "fit_seconds": exp.seconds,
 NOTES = """
 ## Notes
 
-- Features (p2psim/explain_features.py): income class (ordinal), income, daily load energy and
+- Features (p2psim/explain/features.py): income class (ordinal), income, daily load energy and
   peak, PV size and the day's PV energy, home battery, own load in community-surplus hours, peak
   coincidence with the community, share of PV exported, feeder distance, the community's PV that
   day, community battery size and the share of pool energy from storage. "Load in
@@ -94,7 +94,7 @@ def participant_mean_r2(samples, target: str) -> float:
     """Held-out-day R^2 of predicting a participant-day by that participant's mean on the other folds' days."""
     from sklearn.model_selection import GroupKFold
 
-    from p2psim.explain_model import day_groups, r2
+    from p2psim.explain.surrogate import day_groups, r2
 
     rows = samples[samples[target].notna()].reset_index(drop=True)
     groups = day_groups(rows)
@@ -107,8 +107,8 @@ def participant_mean_r2(samples, target: str) -> float:
 
 def fidelity_rows(run: Path, label: str) -> list[str]:
     """Table rows: per target, the surrogate's held-out R^2 next to the context figures."""
-    from p2psim.explain_features import FEATURES, build_samples
-    from p2psim.explain_model import fit_surrogate
+    from p2psim.explain.features import FEATURES, build_samples
+    from p2psim.explain.surrogate import fit_surrogate
 
     samples = build_samples(run)
     rows = []

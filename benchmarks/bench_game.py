@@ -14,7 +14,7 @@ Communities (one day, 24 hourly intervals, day-ahead books of a real run of each
 Measured: coalition LP solves per second (serial, random order and Gray-code order; and
 ``EnergyDayGame.all_costs(workers=2)``, the fanned-out Gray-code enumeration), exact Shapley
 values of every 12- and 16-player community (enumeration of all 2^n coalitions on two processes +
-the vectorised formula), and the aggregate-prosumer shortcut (``p2psim.game.aggregate``) on a
+the vectorised formula), and the aggregate-prosumer shortcut (``p2psim.energy_game.aggregate``) on a
 zero-fee variant. Targets: >= 200 coalition values per second for n <= 16; exact Shapley < 30 s
 for n = 12 and < 10 min for n = 16 on the 2-core machine.
 
@@ -40,14 +40,14 @@ def run_specs(grid: str | None, max_participants: int | None):
     """Day-ahead game spec of a one-day run of the rural study (optionally on another grid)."""
     from _communities import rural_day_run
 
-    from p2psim.game.energy import day_specs
+    from p2psim.energy_game.game import day_specs
 
     return day_specs(rural_day_run(grid, max_participants))[0]
 
 
 def replicated_spec(base, n: int, seed: int = 7):
     """``n - 1`` participants resampled from ``base``'s non-aggregator rows, + the aggregator."""
-    from p2psim.feeder import LineSpec  # noqa: F401  (feeder lines are LineSpec)
+    from p2psim.world.feeder import LineSpec  # noqa: F401  (feeder lines are LineSpec)
 
     book = base.book
     rng = np.random.default_rng(seed)
@@ -90,7 +90,7 @@ def rate(game, masks) -> float:
 
 def coalition_rates(spec, samples: int) -> dict:
     """Serial LP solves per second, random and Gray order (full model)."""
-    from p2psim.game.energy import EnergyDayGame
+    from p2psim.energy_game.game import EnergyDayGame
 
     game = EnergyDayGame(spec, aggregate="never")
     n = game.solver.book.n_participants
@@ -103,8 +103,8 @@ def coalition_rates(spec, samples: int) -> dict:
 
 def exact_shapley(spec, workers: int, aggregate: str = "never") -> dict:
     """All 2^n coalition values fanned out over ``workers`` processes, then the exact Shapley value."""
+    from p2psim.energy_game.game import EnergyDayGame
     from p2psim.game import CachedGame, shapley_value
-    from p2psim.game.energy import EnergyDayGame
     from p2psim.game.shapley import exact_shapley_from_values
 
     start = time.perf_counter()
@@ -126,8 +126,8 @@ def exact_shapley(spec, workers: int, aggregate: str = "never") -> dict:
 
 def aggregate_rates(spec, samples: int) -> dict:
     """Zero-fee variant: share of coalitions the shortcut covers, its speed and its error."""
-    from p2psim.game.aggregate import AggregateSolver, ShortcutConditions
-    from p2psim.game.energy import EnergyDayGame
+    from p2psim.energy_game.aggregate import AggregateSolver, ShortcutConditions
+    from p2psim.energy_game.game import EnergyDayGame
 
     book = spec.book
     free = replace(spec, book=replace(book, p2p_fee_per_kwh=np.zeros_like(book.p2p_fee_per_kwh)))
@@ -220,7 +220,7 @@ def main() -> None:
                      f"{r['cache_path_max_diff']:.1e} | {r['load']:.1f} |")
     lines += [
         "",
-        "### Aggregate-prosumer shortcut (`p2psim.game.aggregate`), zero-fee variant of each community",
+        "### Aggregate-prosumer shortcut (`p2psim.energy_game.aggregate`), zero-fee variant of each community",
         "",
         "Share of the first coalitions in Gray order for which the shortcut is exact (conditions of the module "
         "docstring; the shipped studies have a P2P fee, which alone rules the shortcut out), serial solve rates "

@@ -86,7 +86,7 @@ def pre_change_path():
     ledger builds its dispatch, trade and bill tables on every step.
     """
     import p2psim.rl.env as env_module
-    from p2psim.model import CommunityModel
+    from p2psim.sim.model import CommunityModel
 
     saved = CommunityModel._counterfactual, env_module._RememberDay, CommunityModel.__init__
     init = saved[2]
@@ -269,7 +269,7 @@ def target(seeds: list[int], steps: int, out: str, eval_seeds: list[int], jobs: 
 
 
 if __name__ == "__main__":
-    import p2psim.rl.commands  # noqa: F401
+    import p2psim.cli.rl  # noqa: F401
 
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["throughput", "before-after", "target", "train"])

@@ -4,7 +4,7 @@ Above ``exact_max_players`` the allocation stage samples the weighted Shapley va
 estimate onto the core (the equitable core) and reports the least advantaged class's cost of
 stability, ``sum_d sum_{i in C} (phi^w_i - e_i)``, with the standard error of the sampled
 weighted-Shapley class total (``stability_cost_of_stability_estimate_se``;
-:mod:`p2psim.allocate_core`). That figure leaves out how the core point moves with the estimate. Here
+:mod:`p2psim.energy_game.core_checks`). That figure leaves out how the core point moves with the estimate. Here
 the rural study's default week (n = 14, seed 0) is enumerated once per day, giving the exact cost, and
 the stage's estimator (its budget and its per-day seeds, ``seed * 1000 + day + 1``) is rerun for
 ``--seeds`` run seeds; the core point closest to each estimate is the exact L1 projection over all
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def day_costs(job) -> dict:
     """One day: the exact class figures and, per seed, the estimate of the weighted-Shapley and core shares."""
     spec, weights, group, seeds, budget = job
+    from p2psim.energy_game.game import EnergyDayGame
     from p2psim.game import CachedGame, equitable_core_allocation, weighted_shapley_value
-    from p2psim.game.energy import EnergyDayGame
     from p2psim.game.weighted import group_std_error, weighted_min_budget
 
     game = EnergyDayGame(spec)
@@ -64,11 +64,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    from p2psim.allocate import AllocationOptions, socio_economic_weights
-    from p2psim.allocate_core import least_advantaged_class
-    from p2psim.game.energy import day_specs
+    from p2psim.config.study import load_study
+    from p2psim.energy_game.allocate import AllocationOptions, socio_economic_weights
+    from p2psim.energy_game.core_checks import least_advantaged_class
+    from p2psim.energy_game.game import day_specs
     from p2psim.runner import run
-    from p2psim.study import load_study
 
     start = time.perf_counter()
     result = run(replace(load_study(ROOT / "studies/rural.py"), seed=0, allocation=False, explain=False))

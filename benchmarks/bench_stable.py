@@ -37,8 +37,8 @@ def build(grid: str | None, max_participants: int | None):
     """Day-ahead spec and socio-economic weights of a one-day rural run (optionally another grid)."""
     from _communities import rural_day_run
 
-    from p2psim.allocate import socio_economic_weights
-    from p2psim.game.energy import day_specs
+    from p2psim.energy_game.allocate import socio_economic_weights
+    from p2psim.energy_game.game import day_specs
 
     result = rural_day_run(grid, max_participants)
     return day_specs(result)[0], socio_economic_weights(result.participants)
@@ -47,10 +47,10 @@ def build(grid: str | None, max_participants: int | None):
 def measure(spec, weights, exact_target: bool, time_limit_s: float | None, check_enumeration: bool,
             in_out: bool = False) -> dict:
     """One row generation run and its checks (``in_out``: start from the closest certified core point)."""
+    from p2psim.energy_game.game import EnergyDayGame
+    from p2psim.energy_game.inner import closest_certified_core_point
+    from p2psim.energy_game.separation import membership_separation
     from p2psim.game import CachedGame, equitable_core_allocation, weighted_shapley_value
-    from p2psim.game.energy import EnergyDayGame
-    from p2psim.game.energy_inner import closest_certified_core_point
-    from p2psim.game.energy_separation import membership_separation
     from p2psim.game.stable import norm_distance
     from p2psim.game.weighted import weighted_min_budget
 
@@ -128,7 +128,7 @@ def main() -> None:
         "optimality, v(N) given for scale). *converged* = row generation ended with the exact oracle's proof at the "
         "master's own solution (the closest core point). *core point* = the returned allocation is a proven core "
         "point. At n = 50 row generation starts from the closest *certified* core point (one LP over the "
-        "relaxation's dual certificate, `p2psim.game.energy_inner`, no coalition solved) and runs in-out "
+        "relaxation's dual certificate, `p2psim.energy_game.inner`, no coalition solved) and runs in-out "
         "separation (`p2psim.game.stable._rowgen`): at the time cap it returns its best proven core point, whose "
         "distance to the target is bracketed by the master LP's (*lower bound*): *gap* = (distance - lower bound) "
         "/ lower bound.",

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/scenarios.py --reduced       # seed 0, 2 days (a quick look)
     .venv/bin/python benchmarks/scenarios.py --seeds 0 --days 7 --scaling-days 2
 
-Runs ``p2psim.sweep`` (local process pool, resumable in ``--sweep-dir``) over the studies rural,
+Runs ``p2psim.batch.sweep`` (local process pool, resumable in ``--sweep-dir``) over the studies rural,
 semiurban, urban, winter, ev_evening and mixed_income under grid_only_v1, mid_market_rate_v1 and
 eqwm_v1 with the studies' equal class weights, plus eqwm_v1 driven by the trained equity coordinator
 where :mod:`p2psim.rl.policy` and a policy for the scenario exist (the study's
@@ -83,8 +83,8 @@ def coordinator_policy(name: str) -> tuple[str | None, str]:
     """(policy directory, reason) for the scenario's trained coordinator, if one is available."""
     if importlib.util.find_spec("p2psim.rl.policy") is None:
         return None, "p2psim.rl.policy is not available"
+    from p2psim.config.study import load_study
     from p2psim.rl.policy import SHIPPED
-    from p2psim.study import load_study
 
     study = load_study(study_path(name))
     candidates = []
@@ -109,7 +109,7 @@ def cell(values: pd.Series, digits: int) -> str:
 
 
 def main_sweep(args, policies: dict[str, str | None]) -> pd.DataFrame:
-    from p2psim.sweep import sweep
+    from p2psim.batch.sweep import sweep
 
     studies = [study_path(name) for name in args.scenarios]
     settings = [("market", list(MARKETS)), ("days", [str(args.days)]), ("coordinator_policy", ["None"])]
@@ -162,7 +162,7 @@ def scaling(args) -> dict:
     keeps its faster run. The studies are loaded once in this process first (the parent checks
     every study before a sweep starts), so both settings start equally warm.
     """
-    from p2psim.sweep import build_grid, deterministic_columns, sweep, validate_grid
+    from p2psim.batch.sweep import build_grid, deterministic_columns, sweep, validate_grid
 
     studies = [study_path(name) for name in args.scenarios]
     settings = [("market", ["eqwm_v1"]), ("days", [str(args.scaling_days)]), ("coordinator_policy", ["None"])]
@@ -202,8 +202,8 @@ def scaling(args) -> dict:
 
 def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons: dict[str, str],
              scale: dict | None, elapsed: float, load: tuple) -> str:
+    from p2psim.config.study import load_study
     from p2psim.outputs import versions
-    from p2psim.study import load_study
 
     v = versions()
     variants = [*MARKETS, COORDINATOR]
@@ -221,8 +221,8 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
         "by definition), `mid_market_rate_v1` (pool at the mid-market price), `eqwm_v1` with the studies' equal "
         "class weights, and `eqwm_v1` driven by the trained equity coordinator where one exists.",
         "",
-        "Definitions (p2psim.metrics, p2psim.equity, docs/model.md section 9): peak reduction = 1 - community peak "
-        "grid import / peak of the summed raw loads; self-sufficiency = share of consumption not of grid origin "
+        "Definitions (p2psim.metrics, p2psim.metrics.equity, docs/model.md section 9): "
+        "peak reduction = 1 - community peak grid import / peak of the summed raw loads; self-sufficiency = share of consumption not of grid origin "
         "(grid energy traced through batteries and the pool, in [0, 1]); solar utilisation = (PV - curtailed - "
         "exported) / PV, where exports include imbalance exports caused by forecast errors; relative benefit = "
         "benefit / need, the need being the stand-alone cost of a member's consumption (its load at import prices "
@@ -332,7 +332,7 @@ def parse_args(argv=None):
     parser.add_argument("--sweep-dir", default=None, help="resumable sweep folder (default runs/scenarios-<days>d)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scenarios.md"))
     args = parser.parse_args(argv)
-    from p2psim.sweep import parse_seeds
+    from p2psim.batch.sweep import parse_seeds
 
     if args.reduced:
         args.seeds, args.days, args.scaling_days = "0", 2, 2

@@ -21,7 +21,7 @@ Statuses are mapped onto :data:`STATUSES`. A solve that hits its time limit retu
 flagged ``time_limit`` (with the gap) when ``options.on_time_limit == "incumbent"`` and raises
 :class:`~p2psim.errors.ClearingError` otherwise. A solve stopped by Ctrl-C or SIGTERM (status
 ``interrupted``; Gurobi catches SIGINT itself) is never used: ``solve`` raises the signal's
-``KeyboardInterrupt`` (:mod:`p2psim.interrupts`).
+``KeyboardInterrupt`` (:mod:`p2psim.outputs.interrupts`).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def solve(lp: LinearProgram, options: SolverOptions, *, build_time_s: float = 0.
         n_constraints=lp.n_rows, n_binaries=lp.n_integers, path=path, note=note,
     )
     if result.status == "interrupted":  # Ctrl-C or SIGTERM during the solve: never a clearing
-        from p2psim.interrupts import interrupted_by_signal
+        from p2psim.outputs.interrupts import interrupted_by_signal
 
         stop = interrupted_by_signal()
         stop.add_note(f"{label}: the {result.backend} solve was interrupted after {result.solve_time_s:.1f} s "

@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 import numpy as np
 from p2psim.markets.book import OrderBook
 
-from p2psim.feeder import Feeder
 from p2psim.units import is_quantity
+from p2psim.world.feeder import Feeder
 
 
 @dataclass(frozen=True, kw_only=True)

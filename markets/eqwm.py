@@ -143,7 +143,7 @@ class EqWM(Market):
                    model: DayModel | None = None) -> Clearing:
         """Clear one day given the stand-alone optimum (and optionally the assembled day model).
 
-        Sweeps over weights or lambda (:mod:`p2psim.pareto`) reuse both across solves. When ``alone``
+        Sweeps over weights or lambda (:mod:`p2psim.batch.pareto`) reuse both across solves. When ``alone``
         carries its solution (as :func:`~p2psim.markets.grid_only.standalone_optimum` returns it),
         ``extra["standalone_clearing"]`` is the grid_only_v1 clearing of the same book built from it
         (no extra solve): the model's stand-alone counterfactual reuses it; otherwise it is None.

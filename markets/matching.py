@@ -20,8 +20,8 @@ import pandas as pd
 from p2psim.markets.base import Clearing
 from p2psim.markets.book import OrderBook
 
-from p2psim.feeder import Feeder
-from p2psim.settlement import pool_price_matrix
+from p2psim.sim.settlement import pool_price_matrix
+from p2psim.world.feeder import Feeder
 
 COLUMNS = ["interval", "buyer", "seller", "energy_kwh", "price_per_kwh", "distance_km"]
 TOLERANCE_KWH = 1e-9

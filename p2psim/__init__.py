@@ -8,10 +8,10 @@ Run a study with ``python -m p2psim studies/rural.py``; in Python::
 
 from __future__ import annotations
 
-from p2psim.feeder import Feeder
+from p2psim.config.study import Study, load_study
 from p2psim.markets import make_market, register_market
-from p2psim.scenario import Scenario
-from p2psim.study import Study, load_study
+from p2psim.world.feeder import Feeder
+from p2psim.world.scenario import Scenario
 
 __version__ = "0.1.0"
 

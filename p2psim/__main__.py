@@ -3,7 +3,7 @@
 import sys
 
 from p2psim.cli import main
-from p2psim.commands import register_all
+from p2psim.cli.commands import register_all
 
 if __name__ == "__main__":  # guarded: worker processes re-import the main module
     register_all()

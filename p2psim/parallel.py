@@ -25,7 +25,7 @@ def process_map(func: Callable[[Any], Any], items: Sequence[Any], workers: int) 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from p2psim.interrupts import ignore_sigint
+    from p2psim.outputs.interrupts import ignore_sigint
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
                                initializer=ignore_sigint)

@@ -1,6 +1,6 @@
 """Conformance checks shipped for users who write their own market rules or participant types.
 
-The checks are the project's own invariants (:mod:`p2psim.invariants`: the co-simulation raises the
+The checks are the project's own invariants (:mod:`p2psim.sim.invariants`: the co-simulation raises the
 same ones), so a rule or participant that passes here behaves in a run:
 
 - :func:`check_clearing` / :func:`check_money`: the physics (energy balance per participant and
@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from p2psim.feeder import Feeder, LineSpec
-from p2psim.invariants import clearing_problems, money_problems
 from p2psim.markets import ClearingContext, Market, OrderBook, make_market
 from p2psim.markets.devices import ShiftableArrays, StorageArrays
-from p2psim.settlement import Prices, interval_costs, pool_price_matrix
+from p2psim.sim.invariants import clearing_problems, money_problems
+from p2psim.sim.settlement import Prices, interval_costs, pool_price_matrix
+from p2psim.world.feeder import Feeder, LineSpec
 
 TOLERANCE = 1e-6
 
@@ -163,7 +163,7 @@ def self_consumption_cost(book: OrderBook) -> np.ndarray:
 
 
 def check_clearing(book: OrderBook, clearing, name: str) -> None:
-    """Assert every physical invariant of ``clearing`` (see :mod:`p2psim.invariants`)."""
+    """Assert every physical invariant of ``clearing`` (see :mod:`p2psim.sim.invariants`)."""
     problems = clearing_problems(book, clearing)
     assert not problems, f"{name}: " + "; ".join(problems)
 
@@ -248,8 +248,8 @@ def check_participant(cls, spec=None, *, days: int = 2, markets: tuple[str, ...]
     the previous day ended with, and that the settled bills balance.
     """
     from p2psim.errors import OrderError, ScenarioError
-    from p2psim.model import CommunityModel, RunOptions
-    from p2psim.scenario import ParticipantSpec, Scenario, Tariffs
+    from p2psim.sim.model import CommunityModel, RunOptions
+    from p2psim.world.scenario import ParticipantSpec, Scenario, Tariffs
 
     horizon = 24 * days
     feeder = Feeder(buses=("root",), lines=(), root_bus="root", transformer_limit_kw=100.0)

@@ -13,7 +13,7 @@ household keeps one bill and one share in the game, its own load stays its own, 
 charging is scheduled by the market within the car's sessions.
 
 Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
-as ``p2psim.data.community`` does for a SimBench community, then EVs added from a second seeded
+as ``p2psim.world.community`` does for a SimBench community, then EVs added from a second seeded
 stream):
 
 - 40 % of participants low income, 40 % middle, 20 % high; median incomes 18,000 / 42,000 /
@@ -24,7 +24,7 @@ stream):
   (middle), 0.75 (high) (businesses: none); each EV takes one of the grid's SimBench home-charging
   points (profile and rated power) at random, read from a seeded different week of the data year
   (0 to 8 weeks later, weekday pattern kept) so EVs sharing a profile do not charge in lockstep.
-- Sessions from the profile (``p2psim.data.ev_sessions``): a session is a run of 15-minute steps
+- Sessions from the profile (``p2psim.world.ev_sessions``): a session is a run of 15-minute steps
   with positive charging power; its energy need is the integral of that power x 0.92 (charging
   efficiency); SimBench's charging is uncontrolled, so charging starts at plug-in; the plug-out is
   not in the data, so the car stays plugged 4 hours after its uncontrolled charging ended (sessions
@@ -39,7 +39,7 @@ stream):
   not part of the households' load profiles: the report's raw-load peak (and so its peak reduction)
   is that of the households' own load, without the cars.
 
-The community is derived from the SimBench one by ``EvEveningStudy`` (a ``p2psim.data.community.DerivedStudy``,
+The community is derived from the SimBench one by ``EvEveningStudy`` (a ``p2psim.world.community.DerivedStudy``,
 whose ``derive`` gives households their cars); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
@@ -62,11 +62,11 @@ from importlib.metadata import version
 import numpy as np
 from p2psim.agents import ElectricVehicle
 
-from p2psim.data.community import DerivedStudy
-from p2psim.data.ev_sessions import charging_sessions
-from p2psim.data.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
-from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.community import DerivedStudy
+from p2psim.world.ev_sessions import charging_sessions
+from p2psim.world.scenario import GERMAN_RETAIL_2024, ParticipantSpec
+from p2psim.world.simbench import STEPS_PER_DAY_15MIN, cache_dir, window
 
 GRID = "1-LV-rural2--0-sw"
 EV_GRID = "1-LV-rural2--2-sw"

@@ -3,7 +3,7 @@
 Data: SimBench ``1-LV-semiurb4--0-sw`` (ODbL 1.0 + DbCL): 41 loads (households on H0 profiles and
 small businesses on G1/G2/G4/G6), rooftop PV and a 400 kVA transformer; real 2016 15-minute
 profiles averaged to hourly intervals; the week from Monday 11 January 2016 (day 10). Heat from
-demandlib (MIT licence; ``p2psim.data.heat``): the German weather service's test reference year
+demandlib (MIT licence; ``p2psim.world.heat``): the German weather service's test reference year
 (DWD TRY 2010, region 4, Potsdam: a mean of -2.3 deg C that week, down to -7.8 deg C) drives the BDEW
 standard heat load profile of a single-family house (SigLinDe, ``EFH``, hot water included); the
 heat pumps' COP follows the air temperature by the regression of Ruhnau et al. (2019, Scientific
@@ -15,7 +15,7 @@ fills a thermal store (a buffer tank) that the house's heat demand empties, so t
 the heat pump's consumption to cheap hours and to the community's own PV within the store's room.
 
 Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
-as ``p2psim.data.community`` does for a SimBench community, then heat pumps added from a second
+as ``p2psim.world.community`` does for a SimBench community, then heat pumps added from a second
 seeded stream):
 
 - 40 % of participants low income, 40 % middle, 20 % high; median incomes 18,000 / 42,000 /
@@ -46,10 +46,10 @@ from dataclasses import replace
 import numpy as np
 from p2psim.agents import HeatPump
 
-from p2psim.data.community import DerivedStudy
-from p2psim.data.heat import air_source_cop, hourly_window, house_heat_profile, try_temperature_c
-from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.community import DerivedStudy
+from p2psim.world.heat import air_source_cop, hourly_window, house_heat_profile, try_temperature_c
+from p2psim.world.scenario import GERMAN_RETAIL_2024, ParticipantSpec
 
 GRID = "1-LV-semiurb4--0-sw"
 TRY_REGION = 4

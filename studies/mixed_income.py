@@ -6,7 +6,7 @@ units (137 kWp); real 2016 15-minute profiles averaged to hourly intervals; one 
 1 June by default.
 
 Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
-as ``p2psim.data.community`` does for a SimBench community):
+as ``p2psim.world.community`` does for a SimBench community):
 
 - A strong income spread: 40 % of participants low income, 35 % middle, 25 % high, median
   incomes 13,000 / 40,000 / 120,000 EUR a year with a log-normal spread of 0.35 (a top-to-bottom
@@ -20,7 +20,7 @@ as ``p2psim.data.community`` does for a SimBench community):
 - The aggregator owns a 60 kWh / 30 kW community battery on the transformer bus; 10 % of household
   load may shift within 4-hour windows.
 
-The community is derived from the SimBench one by ``MixedIncomeStudy`` (a ``p2psim.data.community.DerivedStudy``,
+The community is derived from the SimBench one by ``MixedIncomeStudy`` (a ``p2psim.world.community.DerivedStudy``,
 whose ``derive`` adds the public building); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
@@ -35,10 +35,10 @@ community's daily peak (about 110 EUR/kW a year).
 
 import numpy as np
 
-from p2psim.data.community import DerivedStudy
-from p2psim.data.simbench import load_simbench_grid, window
-from p2psim.scenario import GERMAN_RETAIL_2024, ParticipantSpec
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.community import DerivedStudy
+from p2psim.world.scenario import GERMAN_RETAIL_2024, ParticipantSpec
+from p2psim.world.simbench import load_simbench_grid, window
 
 GRID = "1-LV-semiurb5--0-sw"
 PUBLIC_BUS = "bus-064"

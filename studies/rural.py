@@ -21,8 +21,8 @@ settled day (disable with ``--set coordinator_policy=None``).
 """
 
 from p2psim import Study
-from p2psim.scenario import GERMAN_RETAIL_2024
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.scenario import GERMAN_RETAIL_2024
 
 STUDY = Study(
     name="rural",

@@ -7,7 +7,7 @@ Data: SimBench ``1-LV-semiurb4--0-sw`` (ODbL 1.0 + DbCL): 43 buses, a 400 kVA tr
 load shifting and the shared demand charge, not from trading solar surplus: it is the low-PV
 baseline of the six scenarios.
 
-Assumptions (documented, seeded from the run's seed by ``p2psim.data.community``): 35 % of
+Assumptions (documented, seeded from the run's seed by ``p2psim.world.community``): 35 % of
 participants low income, 45 % middle, 20 % high (businesses draw a class like homes: the builder
 has no separate business class); low-income slots go to members without PV first (a PV owner takes
 one with probability 0.1); median incomes 18,000 / 42,000 / 85,000 EUR a year (log-normal spread
@@ -23,8 +23,8 @@ EUR/kWh (EEG rate for small rooftop PV, about 8 ct in 2024); P2P network fee 0.0
 """
 
 from p2psim import Study
-from p2psim.scenario import GERMAN_RETAIL_2024, BatterySpec
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.scenario import GERMAN_RETAIL_2024, BatterySpec
 
 STUDY = Study(
     name="semiurban",

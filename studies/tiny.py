@@ -16,9 +16,9 @@ hh-c share them pro rata (4/3 and 2/3 kW over 6 h). Interval 2: surplus 3 kW, de
 import numpy as np
 
 from p2psim import Study
-from p2psim.feeder import Feeder, LineSpec
-from p2psim.scenario import BatterySpec, ParticipantSpec, Tariffs, time_of_use
-from p2psim.study import ExplicitCommunity
+from p2psim.config.study import ExplicitCommunity
+from p2psim.world.feeder import Feeder, LineSpec
+from p2psim.world.scenario import BatterySpec, ParticipantSpec, Tariffs, time_of_use
 
 FEEDER = Feeder(
     buses=("b0", "b1", "b2", "b3"),

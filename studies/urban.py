@@ -6,7 +6,7 @@ Data: SimBench ``1-LV-urban6--0-sw`` (ODbL 1.0 + DbCL): 58 buses, a 630 kVA tran
 week from 1 June by default.
 
 Assumptions (documented; classes, incomes and profile diversity seeded from the run's seed exactly
-as ``p2psim.data.community`` does for a SimBench community, then changed as follows):
+as ``p2psim.world.community`` does for a SimBench community, then changed as follows):
 
 - Nobody owns a roof: 50 % of participants are low income, 35 % middle, 15 % high (an
   inner-city quarter of renters); median incomes 16,000 / 36,000 / 75,000 EUR a year (log-normal
@@ -21,7 +21,7 @@ as ``p2psim.data.community`` does for a SimBench community, then changed as foll
 - 10 % of household load may shift within 4-hour windows (shops and offices: none).
 - The ``solar_garden`` kind uses the household agent (noisy day-ahead forecast of its PV).
 
-The community is derived from the SimBench one by ``UrbanStudy`` (a ``p2psim.data.community.DerivedStudy``,
+The community is derived from the SimBench one by ``UrbanStudy`` (a ``p2psim.world.community.DerivedStudy``,
 whose ``derive`` removes roofs and adds the solar garden); it is rebuilt whenever ``days``, ``start_day``,
 ``interval_minutes`` or ``seed`` change, so ``--days 1`` and seed sweeps work as for a SimBench
 community.
@@ -37,10 +37,10 @@ from dataclasses import replace
 import numpy as np
 from p2psim.agents import PARTICIPANT_TYPES, Household, register_participant
 
-from p2psim.data.community import DerivedStudy
-from p2psim.data.simbench import load_simbench_grid, window
-from p2psim.scenario import GERMAN_RETAIL_2024, BatterySpec, ParticipantSpec
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.community import DerivedStudy
+from p2psim.world.scenario import GERMAN_RETAIL_2024, BatterySpec, ParticipantSpec
+from p2psim.world.simbench import load_simbench_grid, window
 
 GRID = "1-LV-urban6--0-sw"
 GARDEN_KWP = 171.2

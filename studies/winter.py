@@ -7,7 +7,7 @@ Data: SimBench ``1-LV-rural3--0-sw`` (ODbL 1.0 + DbCL): 128 buses, a 400 kVA tra
 with a 99 kW raw peak, while its PV yields about 1.0 MWh, 40 % of June's: the community is a
 net importer nearly every hour and the market has little surplus to share.
 
-Assumptions (documented, seeded from the run's seed by ``p2psim.data.community``): 40 % of
+Assumptions (documented, seeded from the run's seed by ``p2psim.world.community``): 40 % of
 participants low income, 40 % middle, 20 % high; low-income slots go to members without PV first
 (a PV owner takes one with probability 0.1); median incomes 18,000 / 42,000 / 85,000 EUR a year
 (log-normal spread 0.2); PV-owning high-income members own a 10 kWh home battery; the aggregator
@@ -23,8 +23,8 @@ EUR/kWh (EEG rate for small rooftop PV, about 8 ct in 2024); P2P network fee 0.0
 """
 
 from p2psim import Study
-from p2psim.scenario import GERMAN_RETAIL_2024
-from p2psim.study import SimBenchCommunity
+from p2psim.config.study import SimBenchCommunity
+from p2psim.world.scenario import GERMAN_RETAIL_2024
 
 STUDY = Study(
     name="winter",

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from p2psim.markets import ClearingContext, OrderBook, make_market
 
-from p2psim.data.community import build_scenario, community_stream
-from p2psim.model import CommunityModel, run_options
-from p2psim.settlement import Prices, day_bills
-from p2psim.study import Study, load_study
+from p2psim.config.study import Study, load_study
+from p2psim.sim.model import CommunityModel, run_options
+from p2psim.sim.settlement import Prices, day_bills
+from p2psim.world.community import build_scenario, community_stream
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = REPO / "studies"

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from p2psim.clock import DayAheadClock
+from p2psim.sim.clock import DayAheadClock
 
 
 def run_clock(days: int, intervals: int, dt: float, **kwargs):

@@ -12,13 +12,13 @@ import pytest
 from p2psim.agents import ElectricVehicle, HeatPump, Household, ShiftableLoad
 from p2psim.markets.hooks import ConstraintHook
 
+from p2psim.config.study import ExplicitCommunity, Study
 from p2psim.errors import ClearingError, InvariantError, ScenarioError
-from p2psim.feeder import Feeder, LineSpec
-from p2psim.fleet import DeviceFleet
 from p2psim.runner import run
-from p2psim.scenario import ParticipantSpec, Tariffs
-from p2psim.settlement import Prices, check_money_balance, interval_costs
-from p2psim.study import ExplicitCommunity, Study
+from p2psim.sim.fleet import DeviceFleet
+from p2psim.sim.settlement import Prices, check_money_balance, interval_costs
+from p2psim.world.feeder import Feeder, LineSpec
+from p2psim.world.scenario import ParticipantSpec, Tariffs
 
 DAYS = 2
 TARIFFS = Tariffs(import_price_per_kwh=(0.20,) * 7 + (0.30,) * 10 + (0.40,) * 4 + (0.30,) * 3,
@@ -103,7 +103,7 @@ def test_devices_run_meets_targets_and_carries_energy_over_days():
             assert schedule["devices"]["car"]["energy_kwh"].shape == (24,) and prices.pool_price_per_kwh.shape == (24,)
             # the report's device table: the car draws exactly its two needs (20 kWh each, lossless), the
             # session after the last night lies beyond the run; both targets are met
-            from p2psim.device_report import device_summary
+            from p2psim.report.devices import device_summary
 
             summary = device_summary(devices, 1.0).set_index("kind")
             assert summary.loc["ev", "drawn_kwh"] == pytest.approx(40.0, abs=1e-6)
@@ -148,7 +148,7 @@ def test_hook_in_the_book_gives_the_same_grand_value_in_worker_processes():
     # an EV charging cap as data: v(N) rebuilt in two worker processes equals the value in this process.
     # Two cars plugged 15:00-19:00 must gain 10 kWh each at 5 kW; alone each charges in the two 0.30 hours,
     # together under a 5 kW cap one of them pays 0.40 for 10 kWh: c(N) rises by 1.00 a day, v(N) falls.
-    from p2psim.game.energy import day_specs, grand_coalition_value, map_days
+    from p2psim.energy_game.game import day_specs, grand_coalition_value, map_days
 
     car = replace(NIGHT_CAR, plug_in="15:00", plug_out="19:00", need_kwh=10.0)
     people = [home("ev-0", [car]), home("ev-1", [car]), home("hh-pv", pv=6.0)]
@@ -222,7 +222,7 @@ def test_settlement_takes_per_participant_prices_and_refuses_what_does_not_balan
 
 
 def test_charging_sessions_from_a_profile_by_hand():
-    from p2psim.data.ev_sessions import charging_sessions
+    from p2psim.world.ev_sessions import charging_sessions
 
     # 17:30-18:30 at 3.7 kW (3.7 kWh) and 22:30-00:30 at 11 kW (22 kWh), 15-minute steps over two days.
     # Plug-in = first charging step, rounded up to the hour; plug-out = end of charging + 4 h, rounded down:
@@ -242,7 +242,7 @@ def test_charging_sessions_from_a_profile_by_hand():
 def test_a_battery_only_run_has_device_rows_but_keeps_its_report(tiny_study):
     # tiny's battery is a canonical storage device: its rows are in devices.parquet (energy follows the
     # schedule), while the report gets no Devices section (the golden report stays as it was)
-    from p2psim.device_report import devices_stage
+    from p2psim.report.devices import devices_stage
 
     result = run(replace(tiny_study, market="mid_market_rate_v1"))
     rows = result.devices

@@ -11,10 +11,10 @@ import pytest
 from p2psim.cli import main
 from p2psim.errors import P2PSimError
 from p2psim.explain import SECTION_TITLE, explain, explanation_markdown
-from p2psim.explain_coordinator import NO_LOG_NOTE, explain_coordinator
-from p2psim.explain_features import FEATURES, ExplanationInputError, build_samples
-from p2psim.explain_model import day_groups, fit_surrogate, heldout_predictions
-from p2psim.explain_synthetic import synthetic_coordinator_log, synthetic_run
+from p2psim.explain.coordinator import NO_LOG_NOTE, explain_coordinator
+from p2psim.explain.features import FEATURES, ExplanationInputError, build_samples
+from p2psim.explain.surrogate import day_groups, fit_surrogate, heldout_predictions
+from p2psim.explain.synthetic import synthetic_coordinator_log, synthetic_run
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from p2psim.feeder import Feeder, LineSpec
+from p2psim.world.feeder import Feeder, LineSpec
 
 BUSES = ("root", "a", "b", "c", "d")
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from p2psim.config.study import load_study
 from p2psim.runner import run
-from p2psim.stages import finish_run
-from p2psim.study import load_study
+from p2psim.runner.stages import finish_run
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 SIX = ("rural", "semiurban", "urban", "winter", "ev_evening", "mixed_income")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from p2psim.inequality import IndexDomainError, atkinson, gini, jain, jain_or_nan, theil
+from p2psim.metrics.inequality import IndexDomainError, atkinson, gini, jain, jain_or_nan, theil
 
 reals = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 vectors = st.lists(reals, min_size=1, max_size=40)

@@ -248,7 +248,7 @@ def test_bilateral_trades_nearest_seller_first_by_hand():
 
     from p2psim.markets.matching import bilateral_trades
 
-    from p2psim.feeder import Feeder, LineSpec
+    from p2psim.world.feeder import Feeder, LineSpec
 
     # root -0.1- a -0.2- b ; root -0.4- c.  P0 buys 2 at a, P1 sells 1 at b, P2 sells 2 at c, P3 buys 1 at c.
     feeder = Feeder(buses=("root", "a", "b", "c"), root_bus="root", transformer_limit_kw=100.0, lines=(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from p2psim.runner import run
-from p2psim.settlement import FLOW_FIELDS
+from p2psim.sim.settlement import FLOW_FIELDS
 
 ATOL = 1e-6
 
@@ -152,7 +152,7 @@ def test_market_gain_is_the_games_gain_with_perfect_forecasts(tiny_study, days):
     # forecasts and a cost-minimising clearing (EqWM, equal weights, no Rawlsian term) the settled gain
     # sum_i (B_i - bill_i) is the game's v(N), day by day (tiny: 29.4 - 23.0 = 6.4 on the first day; the
     # second day repeats the profiles but starts with hh-c's battery as the first day left it)
-    from p2psim.game.energy import EnergyDayGame, day_specs
+    from p2psim.energy_game.game import EnergyDayGame, day_specs
 
     community = tiny_study.community
     people = tuple(replace(p, load_kw=np.tile(p.load_kw, days), pv_kw=np.tile(p.pv_kw, days))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from p2psim.errors import OutputError
-from p2psim.locking import OutputLock, lock_path
 from p2psim.outputs import MARKER, check_out, read_marker, write_text_atomic
-from p2psim.staging import output_directory, owned_directory
+from p2psim.outputs.locking import OutputLock, lock_path
+from p2psim.outputs.staging import output_directory, owned_directory
 
 
 def user_files(directory: Path) -> dict[str, bytes]:
@@ -254,7 +254,7 @@ def test_a_run_of_an_earlier_p2psim_is_never_replaced_but_can_be_re_explained(tm
 def test_signals_unwind_raises_for_both_and_keeps_an_inherited_ignore():
     import signal
 
-    from p2psim.interrupts import Terminated, exit_status, signals_unwind
+    from p2psim.outputs.interrupts import Terminated, exit_status, signals_unwind
 
     with signals_unwind(), pytest.raises(Terminated) as info:
         signal.raise_signal(signal.SIGTERM)

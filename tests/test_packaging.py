@@ -53,7 +53,7 @@ def test_wheel_contents(tmp_path):
     (wheel,) = out.glob("p2psim-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("p2psim/agents/base.py", "p2psim/agents/__init__.py", "p2psim/markets/base.py",
-                     "p2psim/markets/__init__.py", "p2psim/cli.py", "p2psim/__main__.py", "p2psim/py.typed"):
+                     "p2psim/markets/__init__.py", "p2psim/cli/__init__.py", "p2psim/__main__.py", "p2psim/py.typed"):
         assert required in names, required
     top = {name.split("/")[0] for name in names}
     assert "agents" not in top and "markets" not in top, sorted(top)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from p2psim.provenance import trace_grid_origin
+from p2psim.metrics.provenance import trace_grid_origin
 
 KEYS = ("load_kw", "shift_kw", "pv_kw", "curtail_kw", "charge_kw", "discharge_kw", "grid_import_kw",
         "imbalance_import_kw", "pool_buy_kw", "pool_sell_kw")

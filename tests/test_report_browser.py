@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import p2psim.explain_cli  # noqa: F401  (registers the explain sub-command)
+import p2psim.cli.explain  # noqa: F401  (registers the explain sub-command)
 from p2psim.cli import main
-from p2psim.explain_synthetic import synthetic_run
+from p2psim.explain.synthetic import synthetic_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(

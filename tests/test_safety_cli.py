@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from p2psim.explain_synthetic import synthetic_run
+from p2psim.explain.synthetic import synthetic_run
 from tests._cli import REPO, finish, start
 
 TINY = str(REPO / "studies" / "tiny.py")

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from p2psim.data.community import build_scenario, community_stream
 from p2psim.errors import ScenarioError
-from p2psim.scenario import BatterySpec, ParticipantSpec, Scenario, Tariffs, time_of_use
+from p2psim.world.community import build_scenario, community_stream
+from p2psim.world.scenario import BatterySpec, ParticipantSpec, Scenario, Tariffs, time_of_use
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_weight_of_missing_class_is_one(tiny_scenario):
 def test_unknown_participant_kind_is_a_scenario_error(tiny_scenario):
     from p2psim.markets import make_market
 
-    from p2psim.model import CommunityModel
+    from p2psim.sim.model import CommunityModel
 
     a, b, c = tiny_scenario.participants
     scenario = replace(tiny_scenario, participants=(replace(a, kind="spaceship"), b, c))

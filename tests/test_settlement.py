@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from p2psim.errors import InvariantError
-from p2psim.settlement import (
+from p2psim.sim.settlement import (
     FLOW_FIELDS,
     Prices,
     check_energy_balance,

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from p2psim.energy_game.settlement_rule import CORE_RULES, gap_shares, realised_shares, rule_bills, size_problem
 from p2psim.runner import run
-from p2psim.settlement_rule import CORE_RULES, gap_shares, realised_shares, rule_bills, size_problem
 
 ALONE = np.array([17.70, 1.70, 10.00])
 SHAPLEY = np.array([1.33, 3.49, 1.58])
@@ -83,7 +83,7 @@ def test_a_negative_share_keeps_its_amount_and_takes_no_part_of_the_gap():
 
 
 def test_size_limits_name_the_limit_and_the_alternative():
-    from p2psim.allocate import AllocationOptions
+    from p2psim.energy_game.allocate import AllocationOptions
 
     options = AllocationOptions()
     assert size_problem("nucleolus", 10, options) is None and size_problem("shapley", 10_000, options) is None
@@ -98,7 +98,7 @@ def test_size_limits_name_the_limit_and_the_alternative():
 def test_tiny_game_and_shapley_bills_by_hand(tiny_study):
     # perfect forecasts and a cost-minimising clearing (EqWM, equal weights): the realised gain is the game's
     # v(N) = 6.40, so every bill is B_i - phi_i of the (realised) game
-    from p2psim.game.energy import EnergyDayGame, day_specs
+    from p2psim.energy_game.game import EnergyDayGame, day_specs
 
     result = run(days_of(tiny_study, 1, market="eqwm_v1", settlement_rule="shapley"))
     game = EnergyDayGame(day_specs(result)[0])
@@ -193,7 +193,7 @@ def test_settled_bills_feed_every_equity_figure(tiny_study):
 def test_the_allocation_stage_reuses_the_settled_days(tiny_study):
     # the stage takes the day loop's allocations as they are: the settled rule's amounts are the bills' and
     # every other rule equals a market-settled run's stage (same dispatch, same game)
-    from p2psim.allocate import AllocationOptions, allocate
+    from p2psim.energy_game.allocate import AllocationOptions, allocate
 
     options = AllocationOptions(seed=0, workers=1)
     study = days_of(tiny_study, 2, forecast_error=0.2)
@@ -210,9 +210,9 @@ def test_the_allocation_stage_reuses_the_settled_days(tiny_study):
 
 def test_given_allocations_are_taken_not_recomputed(tiny_study):
     # a given (here: made-up) allocation is what the stage reports for its rule; other options are not reused
-    from p2psim.allocate import AllocationOptions, _allocate_day, reusable
+    from p2psim.energy_game.allocate import AllocationOptions, _allocate_day, reusable
+    from p2psim.energy_game.game import day_specs
     from p2psim.game.allocation import Allocation
-    from p2psim.game.energy import day_specs
 
     result = run(days_of(tiny_study, 1, settlement_rule="owen"))
     spec = day_specs(result)[0]
@@ -273,7 +273,7 @@ def test_sweep_rows_carry_the_cost_of_stability_of_a_core_settled_run(tiny_study
     # day 0, equal weights: the Shapley value (1.33, 3.49, 1.58) is in the core, so the equitable core is it. Day 1,
     # low = 3: phi = (1.671, 2.842, 1.887) gives b and c 4.729 < v(bc) = 4.82; the closest core point caps
     # x_a at v(N) - v(bc) = 1.58, so the low class (hh-a) gives up 1.671 - 1.58 = 0.091 for stability
-    from p2psim.sweep import run_row
+    from p2psim.batch.sweep import run_row
 
     def coordinator(model, day, result):
         model.class_weights = {**model.class_weights, "low": 3.0}

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from p2psim.config.study import load_study
+from p2psim.energy_game.settlement_rule import SETTLEMENT_RULES, study_size_problem
 from p2psim.errors import StudyError
 from p2psim.runner import run
-from p2psim.settlement_rule import SETTLEMENT_RULES, study_size_problem
-from p2psim.study import load_study
 
 RULES = tuple(r for r in SETTLEMENT_RULES if r != "market")
 STUDIES = ("tiny", "rural", "semiurban", "urban", "winter", "ev_evening", "mixed_income", "heat_pumps")

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from p2psim.markets import MARKETS
 
+from p2psim.config.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
 from p2psim.runner import run
-from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 SCENARIOS = {
@@ -121,7 +121,7 @@ def test_ev_households_own_cars_with_real_simbench_sessions():
 def test_heat_pumps_take_demandlib_heat_and_avoid_the_evening_peak():
     from p2psim.agents import HeatPump
 
-    from p2psim.data.heat import air_source_cop, house_heat_profile
+    from p2psim.world.heat import air_source_cop, house_heat_profile
 
     result = one_day("heat_pumps")
     homes = [p for p in result.scenario.participants if p.kind == "household"]

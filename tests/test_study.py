@@ -8,9 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from p2psim.data.community import DerivedStudy
+from p2psim.config.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
 from p2psim.errors import StudyError
-from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
+from p2psim.world.community import DerivedStudy
 
 
 def test_load_tiny_and_rural(tiny_study, rural_study):

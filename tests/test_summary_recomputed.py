@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from p2psim.runner import run, write_run
-from p2psim.stages import finish_run
+from p2psim.runner.stages import finish_run
 
 DAYS_PER_YEAR = 365.0
 EXCLUDED = ("community",)
@@ -245,8 +245,8 @@ def test_sampled_allocation_summary_recomputed(tiny_study, tmp_path, rowgen_max,
     # above exact_max_players: sampled Shapley values, the core check by the MILP oracle, the cost of stability
     # an estimate carrying its standard error. Above rowgen_max_players the check samples coalitions, but at
     # n = 3 the samples cover all six, so it is labelled exact (keys without a suffix)
-    from p2psim.allocate import AllocationOptions
-    from p2psim.allocate_report import allocation_stage
+    from p2psim.energy_game.allocate import AllocationOptions
+    from p2psim.energy_game.stage import allocation_stage
 
     result = run(replace(repeat_days(tiny_study, 3), forecast_error=0.1))
     options = AllocationOptions(seed=0, exact_max_players=1, rowgen_max_players=rowgen_max, core_check_budget=2,

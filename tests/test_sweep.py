@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import p2psim.sweep as sweep_module
-from p2psim.cli import main
-from p2psim.sweep import (
+import p2psim.batch.sweep as sweep_module
+from p2psim.batch.sweep import (
     RunSpec,
     SweepError,
     build_grid,
@@ -21,6 +20,7 @@ from p2psim.sweep import (
     split_values,
     sweep,
 )
+from p2psim.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "studies" / "tiny.py"
@@ -166,7 +166,7 @@ def test_ray_backend_without_ray_exits_2_with_the_fix(tmp_path, capsys, monkeypa
 def test_worker_functions_are_importable():
     # the pool pickles the worker by reference: it must live at module level of an importable module
     for func in (sweep_module.run_one, sweep_module.run_task, sweep_module.worker_init):
-        assert func.__module__ == "p2psim.sweep" and func.__qualname__ == func.__name__
+        assert func.__module__ == "p2psim.batch.sweep" and func.__qualname__ == func.__name__
 
 
 def test_an_edited_study_is_swept_again_with_fresh_rows(tmp_path):
@@ -180,8 +180,8 @@ def test_an_edited_study_is_swept_again_with_fresh_rows(tmp_path):
                                                "load_kw=np.array([2.0, 4.0, 4.0, 6.0])"))
     rows, stats = sweep([study], settings, [0], out=tmp_path / "s", progress=False)
     assert stats["skipped"] == 0 and stats["ran"] == 1
+    from p2psim.config.study import apply_overrides, load_study
     from p2psim.runner import run
-    from p2psim.study import apply_overrides, load_study
 
     fresh = run(apply_overrides(load_study(study), ["allocation=false", "explain=false"])).summary["total_cost"]
     assert rows[0]["total_cost"] == pytest.approx(fresh) and fresh > 24.1 + 1

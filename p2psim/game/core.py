@@ -101,7 +101,7 @@ ExcessOracle = Callable[[Mapping[str, float]], tuple[frozenset[str], float, floa
 """``x -> (S, e, upper)``: a coalition ``S`` of largest excess at the allocation ``x`` (amount per
 player), its excess ``e = v(S) - x(S)`` and a proven upper bound ``upper >= max_S v(S) - x(S)``; an
 exact oracle has ``upper - e`` at its solver tolerance (e.g.
-:meth:`p2psim.game.energy_separation.MembershipSeparation.max_excess`, one MILP)."""
+:meth:`p2psim.energy_game.separation.MembershipSeparation.max_excess`, one MILP)."""
 
 CHECK_LABELS = {"exact": "exact", "oracle": "exact (MILP oracle)", "sampled": "sampled lower bound"}
 """What each ``max_core_excess`` method's figure is, in the words reports and tables use."""

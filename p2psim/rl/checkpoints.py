@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from p2psim.errors import P2PSimError
-from p2psim.interrupts import deferred_signals
 from p2psim.outputs import versions, write_text_atomic
+from p2psim.outputs.interrupts import deferred_signals
 
 CHECKPOINT_FILES = ("model.zip", "vecnormalize.pkl", "checkpoint.json")
 FORMAT_VERSION = 1

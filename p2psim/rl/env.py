@@ -1,6 +1,6 @@
 """The equity coordinator environment (model.md section 3): a PettingZoo ParallelEnv around the day-ahead clearing.
 
-One environment step is one clearing day of a :class:`~p2psim.model.CommunityModel`:
+One environment step is one clearing day of a :class:`~p2psim.sim.model.CommunityModel`:
 
 1. the action sets the socio-economic class weights ``model.class_weights`` used at day d's gate
    (they enter the clearing through ``OrderBook.class_weight``);
@@ -40,16 +40,16 @@ Observation (``Box(-OBS_BOUND, OBS_BOUND)``, float32; identical for every agent)
     ======================  ====  ======================================================
 
 Bills and benefits are what members are paid: their market bills, or under the study's
-``settlement_rule`` the rule's bills of day d (:mod:`p2psim.settlement_rule`; weighted rules with the
+``settlement_rule`` the rule's bills of day d (:mod:`p2psim.energy_game.settlement_rule`; weighted rules with the
 weights day d was cleared with), so the coordinator observes and is rewarded on the payments.
 
 Reward of day d (shared by all agents; each term also in ``infos[agent]``)::
 
     reward = -inequity_weight * G_d - efficiency_weight * max(0, L_d) - churn_weight * ||Delta log w||^2
 
-with ``G_d`` in [0, 1] the Gini (:func:`p2psim.inequality.gini`) of the day's relative benefit
-``b_i / need_i`` (:mod:`p2psim.equity`) over the equity classes (the aggregator's class
-``community`` is excluded, :data:`p2psim.equity.EQUITY_EXCLUDED_CLASSES`), and
+with ``G_d`` in [0, 1] the Gini (:func:`p2psim.metrics.inequality.gini`) of the day's relative benefit
+``b_i / need_i`` (:mod:`p2psim.metrics.equity`) over the equity classes (the aggregator's class
+``community`` is excluded, :data:`p2psim.metrics.equity.EQUITY_EXCLUDED_CLASSES`), and
 ``L_d = (C_d - C_eq,d) / scale_d`` the efficiency loss: ``C_d`` is the community cost of the
 day's clearing (grid energy, P2P fees and the demand charge; pool payments net out) and
 ``C_eq,d`` the cost of clearing *the same book* with equal weights (cached per (episode, day,
@@ -79,12 +79,12 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from p2psim.equity import EQUITY_EXCLUDED_CLASSES, class_observation
+from p2psim.config.study import Study
 from p2psim.errors import OrderError, StudyError
-from p2psim.inequality import gini
 from p2psim.markets import EqWM
-from p2psim.provenance import trace_grid_origin
-from p2psim.study import Study
+from p2psim.metrics.equity import EQUITY_EXCLUDED_CLASSES, class_observation
+from p2psim.metrics.inequality import gini
+from p2psim.metrics.provenance import trace_grid_origin
 
 OBS_BOUND = 100.0
 DAYS_IN_YEAR = 366  # the 2016 data year
@@ -231,7 +231,7 @@ class EquityEnv(ParallelEnv):
     @classmethod
     def from_study(cls, study_path: str, *, overrides: tuple[str, ...] | list[str] = (), **kwargs: Any) -> EquityEnv:
         """Load ``study_path``, apply ``dotted.field=value`` overrides, check the study and build the environment."""
-        from p2psim.study_checks import checked_study
+        from p2psim.config.checks import checked_study
 
         return cls(checked_study(study_path, overrides), **kwargs)
 
@@ -280,9 +280,9 @@ class EquityEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: draw its window and seed, build the scenario and the model."""
-        from p2psim.data.community import build_scenario, community_stream
         from p2psim.markets import make_market
-        from p2psim.model import CommunityModel, run_options
+        from p2psim.sim.model import CommunityModel, run_options
+        from p2psim.world.community import build_scenario, community_stream
 
         if seed is not None:
             self.np_random, _ = gymnasium.utils.seeding.np_random(seed)
@@ -461,12 +461,12 @@ class EquityEnv(ParallelEnv):
         """Benefits under the core allocation closest to the market benefits (``stable``).
 
         The game is the day's savings game on its day-ahead book (equal weights, cost objective:
-        :class:`p2psim.game.energy.EnergyDayGame`), v(S) = sum_{i in S} c({i}) - c(S); the target
+        :class:`p2psim.energy_game.game.EnergyDayGame`), v(S) = sum_{i in S} c({i}) - c(S); the target
         is each participant's market benefit. The reward divides them by the needs like market benefits.
         """
+        from p2psim.energy_game.game import DayGameSpec, EnergyDayGame
+        from p2psim.energy_game.separation import membership_separation
         from p2psim.game import equitable_core_allocation
-        from p2psim.game.energy import DayGameSpec, EnergyDayGame
-        from p2psim.game.energy_separation import membership_separation
 
         book = result["book"]
         spec = DayGameSpec(day=int(result.get("day", self._day)), book=book.with_weights({}),

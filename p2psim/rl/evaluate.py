@@ -194,14 +194,14 @@ def evaluate(study_path: str, policy_dir: str | Path, seeds: list[int] | tuple[i
              out_dir: str | Path, *, weeks: tuple[int, ...] | None = None, grid_episodes: int = 2) -> pd.DataFrame:
     """Evaluate ``policy_dir`` on held-out weeks for ``seeds``; write tables and plots; return the summary.
 
-    The output directory is staged (:func:`p2psim.staging.output_directory`): checked and locked
+    The output directory is staged (:func:`p2psim.outputs.staging.output_directory`): checked and locked
     before the episodes run, renamed into place when every file is written.
     """
+    from p2psim.config.checks import seed_problem
     from p2psim.outputs import check_out
+    from p2psim.outputs.staging import output_directory
     from p2psim.rl.env import EquityEnv
     from p2psim.rl.policy import load_policy
-    from p2psim.staging import output_directory
-    from p2psim.study_checks import seed_problem
 
     if not seeds:
         raise StudyError("evaluate needs at least one seed")

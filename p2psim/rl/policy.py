@@ -5,7 +5,7 @@ A policy directory (written by :func:`p2psim.rl.train.train`) holds ``model.zip`
 trained with). :func:`load_policy` returns a :class:`CoordinatorPolicy` whose :meth:`act` maps a raw
 observation (as :class:`~p2psim.rl.env.EquityEnv` builds it) to a deterministic weight change.
 
-:func:`coordinator_hook` makes a :class:`~p2psim.model.CommunityModel` day hook: after
+:func:`coordinator_hook` makes a :class:`~p2psim.sim.model.CommunityModel` day hook: after
 ``settle(d)`` it observes the settled day, asks the policy and sets ``model.class_weights`` for
 day d + 1 (the same observation, weight bounds and timing as in training). Use it like::
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from p2psim.outputs import INCREMENTAL
+from p2psim.outputs.staging import owned_directory
 from p2psim.rl.checkpoints import (
     CheckpointError,
     checkpoint_meta,
@@ -52,7 +53,6 @@ from p2psim.rl.checkpoints import (
     trim_learning_curve,
     write_directory_atomic,
 )
-from p2psim.staging import owned_directory
 
 
 @dataclass
@@ -258,7 +258,7 @@ def train(study_path: str, steps: int, out_dir: str | Path, seed: int = 0, resum
     the arguments); the step counter, optimizer state, normalisation statistics and RNG states carry
     on, and learning-curve rows after that checkpoint are dropped (those episodes train again). PPO
     trains whole rollouts, so ``steps`` rounds up to the next multiple of ``n_steps x n_envs`` (said
-    through ``say``). ``out_dir`` is held with :func:`p2psim.staging.owned_directory`: new, empty, or
+    through ``say``). ``out_dir`` is held with :func:`p2psim.outputs.staging.owned_directory`: new, empty, or
     a training directory; interrupted, the checkpoints written so far stay and the exception notes them.
     """
     from stable_baselines3.common.logger import configure

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from p2psim.energy_game.game import EnergyDayGame, day_specs
+from p2psim.energy_game.separation import membership_separation
 from p2psim.game import CachedGame, equitable_core_allocation, max_core_excess
-from p2psim.game.energy import EnergyDayGame, day_specs
-from p2psim.game.energy_separation import membership_separation
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def _with_projection(spec):
 
 
 def test_certified_core_point_is_in_the_core_and_brackets_the_optimum(spec):
-    from p2psim.game.energy_inner import certified_core_allocation
+    from p2psim.energy_game.inner import certified_core_allocation
 
     game, cached, target, exact = _with_projection(spec)
     t = np.array([target[p] for p in game.players])
@@ -98,7 +98,7 @@ def test_certified_core_point_is_in_the_core_and_brackets_the_optimum(spec):
 
 
 def test_in_out_from_the_certified_point_equals_enumeration(spec):
-    from p2psim.game.energy_inner import closest_certified_core_point
+    from p2psim.energy_game.inner import closest_certified_core_point
 
     game, cached, target, exact = _with_projection(spec)
     anchor = closest_certified_core_point(game, np.array([target[p] for p in game.players]))
@@ -111,8 +111,8 @@ def test_in_out_from_the_certified_point_equals_enumeration(spec):
 
 def test_certified_point_is_no_farther_than_the_owen_allocation(spec):
     """Without a binding shared limit the game is homogeneous and R holds every LP-dual (Owen) allocation."""
-    from p2psim.allocate import owen_allocation
-    from p2psim.game.energy_inner import closest_certified_core_point
+    from p2psim.energy_game.allocate import owen_allocation
+    from p2psim.energy_game.inner import closest_certified_core_point
 
     game, _, target, exact = _with_projection(spec)
     _, shared = game.solver.grand_duals().owner_values()

@@ -6,7 +6,7 @@ import numpy as np
 from p2psim.markets.base import ClearingContext, EquityOptions, SolverOptions
 from p2psim.markets.book import OrderBook
 
-from p2psim.feeder import Feeder, LineSpec
+from p2psim.world.feeder import Feeder, LineSpec
 
 
 def make_feeder(n_buses: int = 2, *, transformer_limit_kw: float = 1e4, rating_kw: float = 1e4,

@@ -201,7 +201,7 @@ def test_devices_subset_with_their_owners():
 def test_aggregate_shortcut_reads_canonical_batteries_and_stays_off_for_other_devices():
     # no fee, no binding feeder: coalitions of scaled-copy batteries are one aggregate prosumer, whether
     # the batteries come as the shorthand or as canonical devices; a car makes the day ineligible
-    from p2psim.game.energy import DayGameSpec, EnergyDayGame
+    from p2psim.energy_game.game import DayGameSpec, EnergyDayGame
 
     book = make_book([[1.0, 2.0, 0.5], [0.5, 1.0, 2.0], [0.0, 0.0, 0.0]], [[2.0, 0.0, 0.0], [0, 1.0, 0], [0, 0, 0]],
                      capacity_kwh=[4.0, 2.0, 0.0], power_kw=[2.0, 1.0, 0.0], soc_initial=[2.0, 1.0, 0.0],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from p2psim.pareto import pareto_front, plot_pareto
+from p2psim.batch.pareto import pareto_front, plot_pareto
 from tests.markets._books import make_context, random_book
 
 

@@ -28,7 +28,7 @@ PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "py
 
 SCRIPT = """
 import sys
-from p2psim.interrupts import exit_status, interrupt_message, signals_unwind
+from p2psim.outputs.interrupts import exit_status, interrupt_message, signals_unwind
 from p2psim.markets._lp import solve
 from p2psim.markets.base import SolverOptions
 sys.path.insert(0, {tests!r})

@@ -102,9 +102,9 @@ def test_day_by_day_equals_full_run():
 
     from p2psim.markets import make_market
 
-    from p2psim.data.community import build_scenario, community_stream
-    from p2psim.model import CommunityModel, run_options
-    from p2psim.study import load_study
+    from p2psim.config.study import load_study
+    from p2psim.sim.model import CommunityModel, run_options
+    from p2psim.world.community import build_scenario, community_stream
 
     study = replace(load_study(RURAL), days=3)
     bills = []
@@ -142,7 +142,7 @@ def test_bad_configuration_is_a_study_error():
 
 
 def test_default_market_is_the_studys():
-    from p2psim.study import load_study
+    from p2psim.config.study import load_study
 
     assert make_env().study.market == load_study(RURAL).market
 
@@ -151,7 +151,7 @@ def test_reused_standalone_and_day_model_change_nothing(monkeypatch):
     # EqWM's stand-alone optimum serves as the grid_only_v1 counterfactual and, with the day model, as the
     # start of the equal-weight reference clearing: the rewards equal those of solving everything afresh
     import p2psim.rl.env as env_module
-    from p2psim.model import CommunityModel
+    from p2psim.sim.model import CommunityModel
 
     def run():
         env = make_env(episode_days=2, overrides=("equity.use_binaries=never",))
@@ -178,9 +178,9 @@ def test_model_reuses_the_eqwm_standalone_as_counterfactual(monkeypatch):
     # a normal EqWM run: the ledger's stand-alone bills are those of a fresh grid_only_v1 clearing
     import pandas as pd
 
-    from p2psim.model import CommunityModel
+    from p2psim.config.study import apply_overrides, load_study
     from p2psim.runner import run
-    from p2psim.study import apply_overrides, load_study
+    from p2psim.sim.model import CommunityModel
 
     study = apply_overrides(load_study(str(Path(RURAL).with_name("tiny.py"))), ["market=eqwm_v1"])
     fast = run(study)
@@ -216,7 +216,7 @@ def test_stable_benefit_basis_pays_a_core_allocation():
 
 def test_the_coordinator_observes_what_the_rule_pays():
     """Settled by a rule, the observation's class bills and the reward's Gini are the rule's, not the market's."""
-    from p2psim.inequality import gini
+    from p2psim.metrics.inequality import gini
 
     env = make_env(episode_days=1, overrides=["community.max_participants=5", "settlement_rule=equal_split"])
     env.reset(seed=0)

@@ -83,9 +83,9 @@ def test_seeded_training_is_reproducible(tmp_path):
 def test_policy_hook_sets_next_days_weights(trained):
     from dataclasses import replace
 
+    from p2psim.config.study import load_study
     from p2psim.rl.policy import coordinator_hook, load_policy
     from p2psim.runner import run
-    from p2psim.study import load_study
 
     _, policy_dir = trained
     policy = load_policy(policy_dir)
@@ -114,7 +114,7 @@ def test_evaluate_one_seed_two_days(trained, tmp_path):
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):
-    import p2psim.rl.commands  # noqa: F401 - registers the sub-commands
+    import p2psim.cli.rl  # noqa: F401 - registers the sub-commands
     from p2psim.cli import main
 
     assert main(["train", RURAL, "--steps", "0", "--out", str(tmp_path)]) == 2

@@ -1,1 +1,0 @@
-"""Loaders for data shipped inside PyPI packages (SimBench grids and profiles)."""
