@@ -29,8 +29,9 @@ browser: ## install Debian's chromium for the report's browser test (root only)
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	    echo "chromium could not be installed: the browser tests will be skipped"; }
 
-test: $(STAMP) browser ## set up .venv, lint, and run the default test suite
+test: $(STAMP) browser ## set up .venv, lint, check the import layers, and run the default test suite
 	$(VENV)/bin/ruff check .
+	$(PY) tools/lint_imports.py
 	$(PY) -m pytest
 
 test-slow: $(STAMP) ## the long checks (full training, large Shapley)
