@@ -1,6 +1,6 @@
 """Coalition costs c(S) from ONE assembled day model, re-solved by changing bounds only.
 
-c(S) is the minimum community cost of coalition S operating alone (model.md section 4): the
+c(S) is the minimum community cost of coalition S operating alone (docs/model.md section 5): the
 community day model of :mod:`p2psim.markets._community_lp` with the cost objective (equal
 weights, no Rawlsian term) and the coalition's own peak. Every participant's data sits only in
 bounds: the right-hand sides of its rows (balance d - pv, initial SoC) and the bounds of its columns

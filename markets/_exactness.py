@@ -1,6 +1,6 @@
 """Exact MILP optimum from the LP relaxation: net out, check complementarity, add binaries where needed.
 
-The day model needs two kinds of binaries for exactness (model.md section 2):
+The day model needs two kinds of binaries for exactness (docs/model.md section 6):
 
 - storage u_dt (per storage-like device d that can both charge and discharge): ch <= charge_max u,
   dis <= discharge_max (1 - u) (never charge and discharge at once);
@@ -71,7 +71,7 @@ def eligible(model: DayModel) -> tuple[np.ndarray, np.ndarray]:
 
     Storage binaries for every device-interval that can both charge and discharge; grid binaries only
     where both flows can be positive and export pays more than import (elsewhere netting makes them
-    redundant), as in model.md ("where prices allow simultaneous import/export to pay").
+    redundant), as in docs/model.md section 6 ("where prices allow simultaneous import/export to pay").
     """
     lp = model.lp
     book = model.book

@@ -54,7 +54,7 @@ class SolverOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class EquityOptions:
-    """The equity part of the EqWM objective (model.md section 2)."""
+    """The equity part of the EqWM objective (docs/model.md section 4)."""
 
     cost_weight: float = 1.0
     """Coefficient of the community cost term."""

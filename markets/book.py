@@ -80,7 +80,8 @@ class OrderBook:
     shift_window_intervals: int = 4
     """Flexible load may move only within consecutive windows of this many intervals."""
     extra: dict = field(default_factory=dict)
-    """Rule-specific inputs."""
+    """Free-form inputs for a user's own rule; the built-in rules read nothing here (bids go in
+    :attr:`bid_price_per_kwh`, extra constraints in :attr:`constraints`)."""
     storage_devices: StorageArrays | None = None
     """Storage-like devices besides the battery shorthand (EVs, heat pumps, batteries)."""
     shiftable_loads: ShiftableArrays | None = None

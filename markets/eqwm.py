@@ -1,4 +1,4 @@
-"""EqWM: equity-weighted, Rawlsian, feeder-aware day-ahead clearing (model.md section 2).
+"""EqWM: equity-weighted, Rawlsian, feeder-aware day-ahead clearing (docs/model.md sections 1-4).
 
 The formulation this code solves (docs/model.md carries the derivations):
 

@@ -1,7 +1,7 @@
 """Type and range of every study field, checked when the study loads (before any long work).
 
 :func:`study_problems` returns one line per problem, each naming the field (dotted, as ``--set``
-writes it), the value and what is expected; :func:`p2psim.config.study.check_study` raises them all at once
+writes it), the value and what is expected; :func:`check_study` raises them all at once
 as a :class:`~p2psim.errors.StudyError` (exit status 2). Nested settings (tariffs, community,
 batteries, equity, solver) and optional ones are checked too, and ``market_options`` against the
 options the market declares (:attr:`p2psim.markets.Market.known_options`). The participants of an

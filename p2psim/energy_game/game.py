@@ -3,14 +3,14 @@
 For a coalition S and day d, ``c_d(S)`` is the minimum cost of S operating alone as a community:
 its members' forecast loads and PV, their own batteries, flexibility and curtailment, trading only
 among themselves, paying the tariffs, the P2P fee on internal purchases and the demand charge on
-S's own daily peak (equal weights, cost objective, no Rawlsian term) -- the cost game of model.md
-section 4, on the day-ahead books the run cleared. ``c_d({i})`` is i's stand-alone cost B_i.
+S's own daily peak (equal weights, cost objective, no Rawlsian term) -- the cost game of
+docs/model.md section 5, on the day-ahead books the run cleared. ``c_d({i})`` is i's stand-alone cost B_i.
 
 The savings game is ``v_d(S) = sum_{i in S} c_d({i}) - c_d(S)``; the cooperative gain of the day is
 ``v_d(N)``, and a run's game is the sum over days (the Shapley value is linear, so a run's Shapley
 value is the sum of the days' values).
 
-Speed: one :class:`~p2psim.markets._community_lp.CoalitionSolver` per day keeps one assembled
+Speed: one :class:`~p2psim.markets._coalition.CoalitionSolver` per day keeps one assembled
 model and switches non-members off through bounds (warm re-solve). Days are independent games, so
 they fan out across processes (:func:`map_days`).
 """

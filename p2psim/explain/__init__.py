@@ -1,6 +1,6 @@
 """Explanations: who gains from the community and why (SHAP over a surrogate of the benefits).
 
-Pipeline (model.md section 5): participant-day samples of features and benefit targets
+Pipeline: participant-day samples of features and benefit targets
 (:mod:`p2psim.explain.features`) -> a gradient-boosted surrogate per target, its fidelity on
 held-out days and exact TreeSHAP values with an additivity check (:mod:`p2psim.explain.surrogate`) ->
 plots and generated text (:mod:`p2psim.explain.text`, :mod:`p2psim.report.plots`) -> a report section.
@@ -13,6 +13,11 @@ Entry points:
 - ``explanation_stage(result)``: the post-run stage (after the allocation stage); returns a writer.
 - ``python -m p2psim explain RUN_DIR [--target T]`` (:mod:`p2psim.cli.explain`): re-explain an
   existing run in place (explain files and report rewritten atomically), without re-running it.
+
+Package: this ``__init__`` holds the pipeline, the stage and the re-explanation of a run directory;
+:mod:`~p2psim.explain.features` (samples and targets), :mod:`~p2psim.explain.surrogate` (surrogate,
+fidelity, SHAP), :mod:`~p2psim.explain.text` (generated text), :mod:`~p2psim.explain.coordinator`
+(the coordinator's weight changes) and :mod:`~p2psim.explain.synthetic` (a run with a known answer).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Metrics used everywhere (model.md section 6). Pure functions of arrays and ledger tables.
+"""Metrics used everywhere (docs/model.md section 9). Pure functions of arrays and ledger tables.
 
 - Inequality indices (:mod:`p2psim.metrics.inequality`): :func:`gini` (Raffinetti-Siletti-Vernizzi, bounded
   in [0, 1] on any real vector), :func:`jain` (non-negative data only), Theil and Atkinson (strictly
@@ -11,6 +11,10 @@
   or trading); also against the stand-alone (grid-only) peak.
 - Self-sufficiency = share of the community's consumption not of grid origin, in [0, 1].
 - Solar utilisation = (PV available - curtailed - exported) / PV available, in [0, 1].
+
+Package: this ``__init__`` computes the run summary (:func:`summarise`);
+:mod:`~p2psim.metrics.inequality`, :mod:`~p2psim.metrics.equity` and :mod:`~p2psim.metrics.provenance`
+hold the indices, the equity quantities and the tracing of grid energy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Equity quantities defined on all the data they meet, and their inequity over time (model.md section 6).
+"""Equity quantities defined on all the data they meet, and their inequity over time (docs/model.md section 9).
 
 Per member i over a window of D days (one day, or days 0..d for the cumulative-to-date outcome), from
 the bills (``bill``, ``standalone_bill``, ``benefit = standalone_bill - bill``, ``need_cost``) and
@@ -111,7 +111,7 @@ def indices(per: pd.DataFrame) -> dict[str, float]:
 
 
 def class_table(per: pd.DataFrame, days: float) -> pd.DataFrame:
-    """Per class: members, mean bills and benefit, and each quantity as a group total (model.md section 6)."""
+    """Per class: members, mean bills and benefit, and each quantity as a group total (docs/model.md section 9)."""
     people = members(per).assign(paid=lambda f: f.bill.clip(lower=0))
     groups = people.groupby("socio_class")
     sums = groups[[*MONEY, "use_kwh", "grid_origin_kwh", "income_per_year", "earnings", "paid"]].sum()

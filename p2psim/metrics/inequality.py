@@ -1,4 +1,4 @@
-"""Inequality indices, each bounded in [0, 1] and defined on every vector it accepts (model.md section 6).
+"""Inequality indices, each bounded in [0, 1] and defined on every vector it accepts (docs/model.md section 9).
 
 - :func:`gini`: any real vector (benefits and bills can be negative). Raffinetti, Siletti & Vernizzi
   (2015) normalisation; on non-negative data it is the ordinary Gini.

@@ -1,6 +1,6 @@
 """Where consumed energy comes from: grid-origin tracing through homes, batteries and the pool.
 
-Renewable access and self-sufficiency (model.md section 6) need the share of each member's
+Renewable access and self-sufficiency (docs/model.md section 9) need the share of each member's
 consumption that the grid supplied. Counting "grid import" against "consumption" is wrong whenever
 grid energy goes somewhere other than the load: into a battery (charged from the grid at night,
 losses included), to the pool, or back out. This module traces it by proportional sharing

@@ -1,4 +1,4 @@
-"""The equity coordinator environment (model.md section 3): a PettingZoo ParallelEnv around the day-ahead clearing.
+"""The equity coordinator environment: a PettingZoo ParallelEnv around the day-ahead clearing.
 
 One environment step is one clearing day of a :class:`~p2psim.sim.model.CommunityModel`:
 

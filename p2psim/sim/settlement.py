@@ -8,7 +8,7 @@ per participant, e.g. pay-as-bid, as long as the pool's payments balance) and fe
     fee_cost     = dt * f_t * pool_buy
     imbalance    = dt * (import_price_t * imbalance_import - export_price_t * imbalance_export)
 
-The demand charge has one treatment for the market and the cooperative game (model.md section 4):
+The demand charge has one treatment for the market and the cooperative game (docs/model.md section 4):
 a group pays ``peak_price_per_kw`` times ITS OWN largest net grid import of the day (delivered).
 In the community (``peak="community"``) the group is everyone: the community peak's charge is shared
 among participants in proportion to their positive grid import in the peak interval. A participant
