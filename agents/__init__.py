@@ -2,6 +2,10 @@
 
 ``PARTICIPANT_TYPES`` maps a scenario's participant ``kind`` to its agent class; register a new
 type with :func:`register_participant`.
+
+Modules: :mod:`~p2psim.agents.base` (:class:`Participant`: forecast, devices, bid, on_cleared; and
+Household, Battery, Aggregator) and :mod:`~p2psim.agents.devices` (the device specs participants
+declare: batteries, EVs, heat pumps, shiftable loads).
 """
 
 from __future__ import annotations

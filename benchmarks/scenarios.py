@@ -222,7 +222,8 @@ def markdown(args, table: pd.DataFrame, policies: dict[str, str | None], reasons
         "class weights, and `eqwm_v1` driven by the trained equity coordinator where one exists.",
         "",
         "Definitions (p2psim.metrics, p2psim.metrics.equity, docs/model.md section 9): "
-        "peak reduction = 1 - community peak grid import / peak of the summed raw loads; self-sufficiency = share of consumption not of grid origin "
+        "peak reduction = 1 - community peak grid import / peak of the summed raw loads; "
+        "self-sufficiency = share of consumption not of grid origin "
         "(grid energy traced through batteries and the pool, in [0, 1]); solar utilisation = (PV - curtailed - "
         "exported) / PV, where exports include imbalance exports caused by forecast errors; relative benefit = "
         "benefit / need, the need being the stand-alone cost of a member's consumption (its load at import prices "

@@ -3,6 +3,17 @@
 A rule is a :class:`Market` subclass with a pure ``clear(book, context)``. Third-party rules call
 :func:`register_market` when imported (a study file imports them). Short aliases without the
 version suffix (``"eqwm"``) resolve to the newest registered version.
+
+Modules: the contract (:mod:`~p2psim.markets.book`: OrderBook; :mod:`~p2psim.markets.base`: Market,
+Clearing, ClearingContext, options; :mod:`~p2psim.markets.devices`: device arrays;
+:mod:`~p2psim.markets.hooks`: extra constraints); the rules (:mod:`~p2psim.markets.eqwm`,
+:mod:`~p2psim.markets.grid_only`, :mod:`~p2psim.markets.pool_rules`,
+:mod:`~p2psim.markets.double_auction`) and bilateral attribution (:mod:`~p2psim.markets.matching`).
+The day model is private: ``_community_lp`` (the formulation of docs/model.md) with its row blocks
+``_device_rows`` and ``_feeder_rows``, ``_eqwm_program``, ``_exactness``, ``_diagnosis`` (the binding
+limit of an infeasible day), ``_selfconsumption``, ``_coalition`` (coalition re-solves for the energy
+game); under it the LP layer: ``_lp_program`` (LinearProgram and the one LPResult), ``_lp`` (HiGHS
+and the backend dispatch) and ``_lp_gurobi``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ clearing or invariant failure with its diagnosis; 130 interrupted (Ctrl-C); 143 
 interrupt says what was kept (:mod:`p2psim.outputs.interrupts`).
 
 Sub-commands register themselves with :func:`subcommand` (the modules in :mod:`p2psim.cli.commands`).
+
+Package: this ``__init__`` holds :func:`main`, the run command and the arguments shared by the
+commands that take a study; one module per sub-command: :mod:`p2psim.cli.explain`,
+:mod:`p2psim.cli.pareto`, :mod:`p2psim.cli.rl` (``train``, ``evaluate``), :mod:`p2psim.cli.sweep`.
+No feature imports this package (the layers contract in ``pyproject.toml``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ saves by cooperating). Every solution concept returns an :class:`Allocation`, wh
 whether it is exact or a sampled estimate (with standard errors) and how many value calls it
 cost. Pass a :class:`CachedGame` instead of a plain function to share evaluations between
 solution concepts.
+
+The day's energy game built on these (coalition values from the day model, separation oracles,
+the allocation stage) lives in :mod:`p2psim.energy_game`.
 """
 
 from __future__ import annotations

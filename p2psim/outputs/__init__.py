@@ -20,6 +20,10 @@ Rules every writing command follows (run, pareto, evaluate, explain, train, swee
   directory for the whole command and write each piece atomically, so an interrupt keeps every
   finished piece.
 - One writer per output (:class:`p2psim.outputs.locking.OutputLock`); directories get the user's umask.
+
+Package: :mod:`~p2psim.outputs.staging` (staged and owned directories),
+:mod:`~p2psim.outputs.locking` (one writer per output) and :mod:`~p2psim.outputs.interrupts`
+(SIGINT and SIGTERM unwind alike, exit 130/143, and say what was kept).
 """
 
 from __future__ import annotations

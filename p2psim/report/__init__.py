@@ -9,6 +9,10 @@ Later stages add sections through ``RunResult.extras["report_sections"]``: a lis
 (title, markdown, [png paths]). Images the Markdown already shows (``![caption](file.png)``) are not
 repeated. The sections are kept in ``report_sections.json`` so :func:`rewrite_report` can rebuild
 both reports from a run directory alone (``python -m p2psim explain RUN_DIR`` does).
+
+Package: this ``__init__`` writes the reports; :mod:`~p2psim.report.plots` draws the figures,
+:mod:`~p2psim.report.equity` writes the equity section and :mod:`~p2psim.report.devices` is the
+devices stage (table, figure and section).
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 :func:`run` returns a :class:`RunResult`; :func:`write_run` writes it atomically (everything goes to
 a temporary sibling directory that is renamed into place only when complete, so a failed run leaves
 nothing half-written).
+
+Package: this ``__init__`` holds :func:`run` and the run directory; :mod:`~p2psim.runner.coordinator`
+is the trained coordinator inside a run (the day hook that sets the next day's class weights, and
+its stage); :mod:`~p2psim.runner.stages` runs the post-run stages in order (devices, allocation,
+coordinator, explanations).
 """
 
 from __future__ import annotations
