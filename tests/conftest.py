@@ -18,7 +18,8 @@ import pytest
 from p2psim.markets import ClearingContext, OrderBook, make_market
 
 from p2psim.config.study import Study, load_study
-from p2psim.sim.model import CommunityModel, run_options
+from p2psim.energy_game.settlement_rule import run_options
+from p2psim.sim.model import CommunityModel
 from p2psim.sim.settlement import Prices, day_bills
 from p2psim.world.community import build_scenario, community_stream
 

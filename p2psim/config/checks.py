@@ -17,8 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from p2psim.config.study import ExplicitCommunity, SimBenchCommunity, Study, apply_overrides, load_study
-from p2psim.energy_game.settlement_rule import SETTLEMENT_RULES
+from p2psim.config.study import (
+    SETTLEMENT_RULES,
+    ExplicitCommunity,
+    SimBenchCommunity,
+    Study,
+    apply_overrides,
+    load_study,
+)
 from p2psim.errors import StudyError, shown, unknown_name
 from p2psim.markets import MARKETS, resolve_market_name
 from p2psim.markets.base import FEEDER_OPTIONS, SOLVER_BACKENDS, EquityOptions, SolverOptions

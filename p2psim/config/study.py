@@ -21,6 +21,10 @@ from p2psim.markets.base import EquityOptions, SolverOptions
 from p2psim.world.feeder import Feeder
 from p2psim.world.scenario import BatterySpec, ParticipantSpec, Tariffs
 
+SETTLEMENT_RULES = ("market", "shapley", "weighted_shapley", "owen", "equitable_core", "nucleolus", "equal_split",
+                    "proportional")
+"""Values of ``Study.settlement_rule``: the market's own bills, or an allocation rule
+(:mod:`p2psim.energy_game.settlement_rule` settles by them)."""
 
 @dataclass(frozen=True, kw_only=True)
 class SimBenchCommunity:

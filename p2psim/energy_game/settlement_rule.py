@@ -72,9 +72,6 @@ from p2psim.errors import InvariantError
 from p2psim.metrics.equity import LOSS_TOLERANCE
 from p2psim.units import MONEY_TOLERANCE
 
-SETTLEMENT_RULES = ("market", "shapley", "weighted_shapley", "owen", "equitable_core", "nucleolus", "equal_split",
-                    "proportional")
-"""Values of ``Study.settlement_rule``: the market's own bills, or an allocation rule."""
 CORE_RULES = ("owen", "equitable_core", "nucleolus")
 """Rules whose day-ahead allocation is individually rational (and, but for binding shared limits under
 Owen, in the core): under them nobody pays more than alone on a day with a non-negative realised gain."""

@@ -280,8 +280,9 @@ class EquityEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: draw its window and seed, build the scenario and the model."""
+        from p2psim.energy_game.settlement_rule import run_options
         from p2psim.markets import make_market
-        from p2psim.sim.model import CommunityModel, run_options
+        from p2psim.sim.model import CommunityModel
         from p2psim.world.community import build_scenario, community_stream
 
         if seed is not None:

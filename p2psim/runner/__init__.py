@@ -24,11 +24,11 @@ import pandas as pd
 
 from p2psim.config.checks import check_study
 from p2psim.config.study import Study
-from p2psim.energy_game.settlement_rule import settlement_summary, settlement_table
+from p2psim.energy_game.settlement_rule import run_options, settlement_summary, settlement_table
 from p2psim.markets import make_market, resolve_market_name
 from p2psim.metrics import summarise
 from p2psim.outputs import versions
-from p2psim.sim.model import CommunityModel, DayHook, run_options
+from p2psim.sim.model import CommunityModel, DayHook
 from p2psim.world.community import build_scenario, community_stream
 from p2psim.world.scenario import Scenario
 

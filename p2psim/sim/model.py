@@ -65,21 +65,13 @@ class RunOptions:
     allocation: Any = None
     """:class:`p2psim.energy_game.allocate.AllocationOptions` of the rule's allocation
     (None: the defaults with the run's seed)."""
+    settlement_factory: Callable[..., Any] | None = None
+    """Builds the day settler of a rule other than ``market``: ``factory(options, n_members, feeder, seed)``
+    returning an object with ``settle(day, book, standalone_bill, market_bill, day_ahead_market_bill)``
+    (:func:`p2psim.energy_game.settlement_rule.rule_settlement`, which
+    :func:`p2psim.energy_game.settlement_rule.run_options` sets). Passed in, so the simulation imports no
+    game theory."""
 
-
-def run_options(study) -> RunOptions:
-    """The model options a study (:class:`p2psim.config.study.Study`) asks for."""
-    from p2psim.energy_game.allocate import allocation_options
-
-    return RunOptions(
-        forecast_error=study.forecast_error,
-        equity=study.equity,
-        solver=study.solver,
-        enforce_feeder=study.enforce_feeder,
-        market_options=dict(study.market_options),
-        settlement_rule=study.settlement_rule,
-        allocation=allocation_options(study),
-    )
 
 
 class CommunityModel(mesa.Model):
@@ -144,17 +136,12 @@ class CommunityModel(mesa.Model):
         rule = self.options.settlement_rule
         if rule == "market":
             return None
-        from p2psim.energy_game.allocate import AllocationOptions
-        from p2psim.energy_game.settlement_rule import SETTLEMENT_RULES, RuleSettlement, size_problem
-        from p2psim.errors import StudyError
+        if self.options.settlement_factory is None:
+            from p2psim.errors import StudyError
 
-        if rule not in SETTLEMENT_RULES:
-            raise StudyError(f"settlement_rule={rule!r} is not known; rules: {', '.join(SETTLEMENT_RULES)}")
-        options = self.options.allocation or AllocationOptions(seed=seed)
-        problem = size_problem(rule, len(self.members), options)
-        if problem:
-            raise StudyError(problem)
-        return RuleSettlement(rule, options, self.scenario.feeder, self.options.solver, self.options.enforce_feeder)
+            raise StudyError(f"settlement_rule={rule!r} needs a settler: build the model's options with "
+                             "p2psim.energy_game.settlement_rule.run_options(study)")
+        return self.options.settlement_factory(self.options, len(self.members), self.scenario.feeder, seed)
 
     def day_prices(self) -> Prices:
         """The day's tariffs as known before clearing (the pool price is NaN until the market clears)."""

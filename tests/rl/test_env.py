@@ -103,7 +103,8 @@ def test_day_by_day_equals_full_run():
     from p2psim.markets import make_market
 
     from p2psim.config.study import load_study
-    from p2psim.sim.model import CommunityModel, run_options
+    from p2psim.energy_game.settlement_rule import run_options
+    from p2psim.sim.model import CommunityModel
     from p2psim.world.community import build_scenario, community_stream
 
     study = replace(load_study(RURAL), days=3)
