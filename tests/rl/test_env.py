@@ -68,12 +68,15 @@ def test_reward_terms_logged_and_consistent():
     env.reset(seed=1)
     _, rewards, _, _, infos = env.step({COORDINATOR: np.array([0.2, 0.0, -0.2], np.float32)})
     info = infos[COORDINATOR]
-    for key in ("gini", "inequity_penalty", "efficiency_loss", "efficiency_penalty", "churn", "churn_penalty",
-                "community_cost", "equal_weight_cost"):
+    for key in ("gini", "cumulative_gini", "inequity_reward", "efficiency_loss", "efficiency_penalty", "churn",
+                "churn_penalty", "community_cost", "equal_weight_cost"):
         assert key in info and np.isfinite(info[key])
     assert info["churn"] == pytest.approx(0.08, rel=1e-5)
     assert rewards[COORDINATOR] == pytest.approx(
-        -info["inequity_penalty"] - info["efficiency_penalty"] - info["churn_penalty"])
+        info["inequity_reward"] - info["efficiency_penalty"] - info["churn_penalty"])
+    # first day: G_{-1} = 0 and one day accumulated, so the cumulative index is the day's
+    assert info["cumulative_gini"] == pytest.approx(info["gini"])
+    assert info["inequity_reward"] == pytest.approx(-10.0 * info["cumulative_gini"])
 
 
 def test_weights_enter_the_gate_and_reward_after_settlement():
