@@ -21,9 +21,9 @@ def coordinator_hooks(study) -> tuple[tuple, str]:
     """Day hooks for the study's coordinator policy and a note on what was used."""
     if not study.coordinator_policy:
         return (), ""
-    from p2psim.rl.policy import coordinator_hook, describe, load_policy
+    from p2psim.rl.policy import coordinator_hook, describe, load_any_policy
 
-    policy = load_policy(study.coordinator_policy)
+    policy = load_any_policy(study.coordinator_policy)
     return (coordinator_hook(policy, study),), describe(policy)
 
 

@@ -32,7 +32,7 @@ model.md), from :class:`p2psim.rl.outcomes.CumulativeOutcomes`:
     day outcomes            3K    energy burden, renewable access, relative benefit of
                                   each class on the settled day d (group totals)
     cumulative outcomes     3K    the same over days start..d of the episode
-    class deficit           K     e_c = R_all - R_c of cumulative relative benefit
+    class deficit           K     e_c: class members' gap in cumulative relative benefit
     inequity                2     Gini of day d's relative benefit; G_d, the Gini of
                                   cumulative relative benefit (the index the reward lowers)
     cost                    2     L_d (see reward) and its mean over the episode so far
@@ -90,7 +90,7 @@ from p2psim.errors import OrderError, StudyError
 from p2psim.markets import EqWM
 from p2psim.provenance import trace_grid_origin
 from p2psim.rl.outcomes import CumulativeOutcomes
-from p2psim.study import Study, apply_overrides, load_study
+from p2psim.study import DerivedStudy, Study, apply_overrides, load_study
 
 OBS_BOUND = 100.0
 DAYS_IN_YEAR = 366  # the 2016 data year
@@ -177,7 +177,8 @@ class EquityEnv(ParallelEnv):
         (default: the study's equity classes, ``low, middle, high`` first); a class the study does
         not have is a StudyError naming both lists. Other classes keep the study's weights and still
         count in the inequity index. ``settlement_rule`` (``market`` by default; None = the study's)
-        decides what members are paid in the episodes.
+        decides what members are paid in the episodes. A derived community (built for a calendar,
+        e.g. urban) is rebuilt for each episode's days, like a SimBench community.
         """
         from p2psim.markets import resolve_market_name
 
@@ -220,6 +221,9 @@ class EquityEnv(ParallelEnv):
             "market": self.study.market, "step_time_limit_s": step_time_limit_s, "benefit_basis": benefit_basis,
             "settlement_rule": settlement_rule,
         }
+        self.explicit_community = (hasattr(self.study.community, "participants")
+                                   and not isinstance(self.study, DerivedStudy))
+        """Participants given for the study's own days (not rebuilt per episode from a data source)."""
         self.classes = self._equity_classes(classes)
         self.config["classes"] = list(self.classes)
         self.n_classes = len(self.classes)
@@ -238,6 +242,8 @@ class EquityEnv(ParallelEnv):
         }
         self._observation_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         self._equal_cache: OrderedDict[tuple, float] = OrderedDict()
+        self.equal_weight_reference = True
+        """Clear each day's book again with equal weights for ``L_d`` (False: ``L_d = 0``, no extra solve)."""
         self.np_random, _ = gymnasium.utils.seeding.np_random(None)
         self._episode = 0
         self.model = None
@@ -271,15 +277,16 @@ class EquityEnv(ParallelEnv):
         held = np.zeros(DAYS_IN_YEAR, bool)
         for week in self.held_out_weeks:
             held[7 * week: 7 * week + 7] = True
-        last = DAYS_IN_YEAR - self.episode_days
-        if hasattr(self.study.community, "participants"):  # explicit community: its own days only
+        first, last = 0, DAYS_IN_YEAR - self.episode_days
+        if self.explicit_community:  # explicit community: its own days only
             if self.episode_days > self.study.days:
                 raise StudyError(f"episode_days={self.episode_days} exceeds the study's {self.study.days} days")
-            return np.arange(0, self.study.days - self.episode_days + 1)
+            first = self.study.start_day
+            last = first + self.study.days - self.episode_days
         if self.split == "train":
-            starts = [s for s in range(last + 1) if not held[s: s + self.episode_days].any()]
+            starts = [s for s in range(first, last + 1) if not held[s: s + self.episode_days].any()]
         else:
-            starts = [7 * w for w in self.held_out_weeks if 7 * w <= last]
+            starts = [7 * w for w in self.held_out_weeks if first <= 7 * w <= last]
         if not starts:
             raise StudyError(f"no {self.split} episode of {self.episode_days} day(s) fits the data year with "
                              f"held-out weeks {self.held_out_weeks}")
@@ -317,9 +324,12 @@ class EquityEnv(ParallelEnv):
             start = int(self.np_random.choice(self.starts))
         episode_seed = int(options.get("episode_seed", self.np_random.integers(2**31 - 1)))
         self._episode += 1
-        if hasattr(self.study.community, "participants"):
+        if self.explicit_community:
             study = self.study
-            self._day0 = start
+            self._day0 = start - self.study.start_day
+            if not 0 <= self._day0 <= self.study.days - self.episode_days:
+                raise StudyError(f"start_day={start}: the study's community covers days {self.study.start_day}.."
+                                 f"{self.study.start_day + self.study.days - 1}, too few for {self.episode_days} days")
         else:
             study = dataclasses.replace(self.study, start_day=start, days=self.episode_days)
             self._day0 = 0
@@ -332,7 +342,7 @@ class EquityEnv(ParallelEnv):
             market = _RememberDay(market)
         model = CommunityModel(scenario, market, seed=episode_seed, options=opts)
         self.episode_seed = episode_seed
-        self.attach(model, start, initial=options.get("weights"))
+        self.attach(model, start, initial=options.get("weights"), equal_weight_cost=self.equal_weight_reference)
         self.history = []
         self.agents = list(self.possible_agents)
         obs = self._observation()
@@ -476,7 +486,8 @@ class EquityEnv(ParallelEnv):
             "inequity_reward": float(inequity),
             "community_cost": float(cost), "equal_weight_cost": float(cost_eq), "efficiency_loss": float(loss),
             "efficiency_penalty": float(efficiency), "churn": churn, "churn_penalty": float(churn_pen),
-            "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()), **core_terms,
+            "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()),
+            "standalone_bill_abs": float(np.abs(alone).sum()), **core_terms,
             # 1 when the day's clearing stopped at step_time_limit_s (a flagged incumbent, not the optimum)
             "time_limited": float(any(r.status == "time_limit" for r in clearing.solver_records)),
         }
@@ -536,9 +547,21 @@ CLASS_ORDER = ("low", "middle", "high")
 """Canonical order of the coordinated classes (others follow, sorted)."""
 
 
+def obs_layout(n_classes: int) -> dict[str, slice]:
+    """Where each block of the observation sits, for ``n_classes`` coordinated classes (module docstring)."""
+    k = n_classes
+    sizes = (("day", 3 * k), ("cumulative", 3 * k), ("deficit", k), ("inequity", 2), ("cost", 2), ("log_weights", k),
+             ("calendar", 5))
+    out, at = {}, 0
+    for name, size in sizes:
+        out[name] = slice(at, at + size)
+        at += size
+    return out
+
+
 def obs_size(n_classes: int) -> int:
     """Length of the observation for ``n_classes`` coordinated classes (see the module docstring)."""
-    return 8 * n_classes + 9
+    return obs_layout(n_classes)["calendar"].stop
 
 
 def study_classes(study: Study) -> tuple[str, ...]:

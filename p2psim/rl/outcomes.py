@@ -11,8 +11,11 @@ episode (or run) began: bill, benefit, need, consumption and its grid-origin sha
   sum_{s<=t} need_i`` over the equity members with positive need (the aggregator's class excluded):
   the same figure as ``gini_relative_benefit_cumulative`` of a run's ``equity_daily`` table, bounded
   in [0, 1] on any data (:func:`p2psim.inequality.gini`);
-- the **class deficit** ``e_c = R_all - R_c`` of the cumulative relative benefit, with ``R_all`` the
-  members' group total: positive when class c has gained less, per unit of need, than the community.
+- the **class deficit** ``e_c = (mean_i r_i - mean_{i in c} r_i) / mean_i |r_i|`` of the members'
+  cumulative relative benefit: positive when the members of class c have gained less, per unit of
+  need, than the average member. Member means (not group totals) because the index is a Gini over
+  members: one PV owner gaining 11 times its need (rural) dominates its class's group total and the
+  index alike, and the deficit must point at it.
 
 All arrays are per participant in the model's order; ``class_index`` is -1 outside the coordinated
 classes (those members still count in ``G_t`` and ``R_all``).
@@ -75,22 +78,24 @@ class CumulativeOutcomes:
         """G_t: the Gini of cumulative relative benefit over the members (0 before any day)."""
         return self._gini(self.sums["benefit"], self.sums["need"]) if self.days else 0.0
 
-    def relative_benefit_all(self) -> float:
-        """R_all: the members' cumulative benefit per unit of need (group total; 0 without need)."""
-        need = self.sums["need"][self.members].sum()
-        return float(self.sums["benefit"][self.members].sum() / need) if need > 0 else 0.0
+    def member_relative_benefit(self) -> tuple[np.ndarray, np.ndarray]:
+        """(r_i, class index) of the members with positive cumulative need."""
+        keep = self.members & (self.sums["need"] > 0)
+        return self.sums["benefit"][keep] / self.sums["need"][keep], self.class_index[keep]
 
     @property
     def deficits(self) -> np.ndarray:
-        """e_c = R_all - R_c per class (0 before any day and for a class without need)."""
+        """e_c = (mean_i r_i - mean_{i in c} r_i) / mean_i |r_i| per class (0 before any day or without members)."""
+        out = np.zeros(self.n_classes)
         if self.days == 0:
-            return np.zeros(self.n_classes)
-        r_class = self.cumulative_stats[2]
-        out = self.relative_benefit_all() - r_class
+            return out
+        r, cls = self.member_relative_benefit()
+        if r.size == 0:
+            return out
+        scale = float(np.abs(r).mean()) or 1.0
         for k in range(self.n_classes):
-            if not (self.sums["need"][self.class_index == k] > 0).any():
-                out[k] = 0.0
+            if (cls == k).any():
+                out[k] = (r.mean() - r[cls == k].mean()) / scale
         return out
-
 
 __all__ = ["CLASS_QUANTITIES", "CumulativeOutcomes"]
