@@ -8,8 +8,9 @@ community of study seed s and the forecast errors of episode seed 1000 + s):
 - ``inverse_income``: fixed weights proportional to 1 / median class income, geometric mean 1,
   within [w_min, w_max];
 - ``best_static``: the static vector of :data:`STATIC_GRID` with the lowest mean final cumulative
-  inequity at no more than :data:`COST_BUDGET_PCT` cost above equal weights, searched on
-  *training* windows only (:func:`training_windows`: days outside the evaluated window);
+  inequity at no more than :data:`COST_BUDGET_PCT` cost above equal weights, searched once (on the
+  first seed's community) on two 14-day *training* windows (:func:`training_windows`: days outside
+  the evaluated window), never on the evaluated days;
 - ``feedback``: the PI controller on class deficits (:mod:`p2psim.rl.feedback`), if not the candidate.
 
 Clearing: the EqWM program on its LP path (``equity.use_binaries=never``) unless ``exact=True``, and
@@ -65,7 +66,7 @@ def inverse_income_weights(env) -> dict[str, float]:
     return dict(zip(env.classes, np.clip(w, env.w_min, env.w_max).tolist(), strict=True))
 
 
-def training_windows(start_day: int, days: int, count: int = 2, length: int = 28) -> list[int]:
+def training_windows(start_day: int, days: int, count: int = 2, length: int = 14) -> list[int]:
     """``count`` start days of ``length``-day windows spread over the year, none touching the evaluated days."""
     length = min(length, days)
     held = set(range(start_day, start_day + days))
@@ -182,12 +183,11 @@ def evaluate(study_path: str, policy_name: str | Path, start_day: int, days: int
 
     envs = {s: env_for(s) for s in seeds}  # every mismatch exits before the first episode
     with output_directory(out_dir, "evaluate", inputs=[study_path]) as staging:
-        day_rows, episode_rows, searches, statics = [], [], [], {}
+        day_rows, episode_rows = [], []
+        # searched once, on the first seed's community and training windows only
+        best, search = best_static(envs[seeds[0]], start_day, days, seeds[0])
         for seed in seeds:
             env = envs[seed]
-            best, table = best_static(env, start_day, days, seed)
-            searches.append(table.assign(seed=seed))
-            statics[seed] = best
             runs = {name: policy, "equal": Static(dict.fromkeys(env.classes, 1.0)),
                     "inverse_income": Static(inverse_income_weights(env)), "best_static": Static(best)}
             if name != "feedback":
@@ -203,11 +203,13 @@ def evaluate(study_path: str, policy_name: str | Path, start_day: int, days: int
         summary = {"study": str(study_path), "policy": str(policy_name), "candidate": name,
                    "start_day": start_day, "days": days, "seeds": list(seeds),
                    "clearing": "EqWM exact" if exact else "EqWM LP path (equity.use_binaries=never)",
-                   "settlement": "market", "best_static_weights": {str(s): w for s, w in statics.items()},
+                   "settlement": "market", "best_static_weights": best,
+                   "best_static_search": {"windows": sorted(set(search.window_start)), "seed": seeds[0],
+                                          "cost_budget_pct": COST_BUDGET_PCT},
                    "policies": summarise(episodes, name)}
         days_frame.to_csv(staging / "days.csv", index=False)
         episodes.to_csv(staging / "episodes.csv", index=False)
-        pd.concat(searches).to_csv(staging / "static_search.csv", index=False)
+        search.to_csv(staging / "static_search.csv", index=False)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
         header = (f"# Coordinator evaluation: {study_path}\n\ncandidate {name} ({policy_name}); days {start_day}.."
                   f"{start_day + days - 1}; seeds {list(seeds)}; {summary['clearing']}; market settlement")
