@@ -177,3 +177,29 @@ def test_multi_study_env_passes_check_env():
     check_env(env, skip_render_check=True)
     studies = {env.reset(seed=s)[1]["study"] for s in range(6)}
     assert studies == {"rural", "semiurban"}
+
+
+def test_feedback_in_a_run_observes_the_runs_cumulative_index():
+    """The hook's cumulative index (running sums) equals the run's equity_daily (p2psim.equity, from the ledger)."""
+    from dataclasses import replace
+
+    from p2psim.rl.env import obs_layout
+    from p2psim.rl.policy import coordinator_hook
+    from p2psim.runner import run
+    from p2psim.study import load_study
+
+    from .conftest import RURAL
+
+    class Recording(FeedbackController):
+        def act(self, obs):
+            self.seen.append(float(obs[obs_layout(3)["inequity"]][1]))
+            return super().act(obs)
+
+    policy = Recording(("low", "middle", "high"), kp=1.0, ki=0.1)
+    policy.seen = []
+    study = replace(load_study(RURAL), days=3, settlement_rule="market", coordinator_policy=None, allocation=False,
+                    explain=False)
+    result = run(study, day_hooks=(coordinator_hook(policy, study),))
+    np.testing.assert_allclose(policy.seen, result.equity_daily.gini_relative_benefit_cumulative, atol=1e-6)
+    weights = [r["class_weights"] for r in result.day_results]
+    assert weights[0] == {"low": 1.0, "middle": 1.0, "high": 1.0} and weights[1] != weights[0]
