@@ -117,6 +117,7 @@ def test_evaluate_one_seed_two_days(trained, tmp_path):
 def test_policy_with_another_observation_exits_2(trained, tmp_path, capsys):
     import pickle
     import shutil
+    from types import SimpleNamespace
 
     import p2psim.rl.commands  # noqa: F401 - registers the sub-commands
     from p2psim.cli import main
@@ -126,10 +127,11 @@ def test_policy_with_another_observation_exits_2(trained, tmp_path, capsys):
     shutil.copytree(policy_dir, old)
     with open(old / "vecnormalize.pkl", "rb") as f:
         vecnorm = pickle.load(f)
-    vecnorm.obs_rms.mean = np.zeros(22)  # the observation of an earlier version
-    vecnorm.obs_rms.var = np.ones(22)
+    # the statistics of an earlier version's 22 observations (what load_policy reads of the file)
+    stats = SimpleNamespace(obs_rms=SimpleNamespace(mean=np.zeros(22), var=np.ones(22)), clip_obs=vecnorm.clip_obs,
+                            epsilon=vecnorm.epsilon)
     with open(old / "vecnormalize.pkl", "wb") as f:
-        pickle.dump(vecnorm, f)
+        pickle.dump(stats, f)
     code = main(["evaluate", RURAL, "--policy", str(old), "--start-day", "3", "--days", "2", "--out",
                  str(tmp_path / "out")])
     assert code == 2
