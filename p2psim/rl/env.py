@@ -70,8 +70,11 @@ Episodes
     seeded ``np_random``) among the windows that touch no ``held_out_weeks`` day;
     ``split="test"`` starts at the first day of a held-out week (cycled in order by episode,
     or drawn when ``random_test_start``). The community (classes, incomes, profile diversity)
-    comes from the study's seed; forecast errors and the market stream come from a per-episode
-    seed drawn from ``np_random``, so ``reset(seed=s)`` fixes the whole episode.
+    comes from the study's seed and is built for the episode's days (SimBench and derived
+    communities alike; a study that lists its participants runs its own days only); forecast
+    errors and the market stream come from a per-episode seed drawn from ``np_random``, so
+    ``reset(seed=s)`` fixes the whole episode. :mod:`p2psim.rl.multi` also draws the study and
+    its seed per episode.
 """
 
 from __future__ import annotations
