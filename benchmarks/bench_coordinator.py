@@ -70,7 +70,8 @@ def _verdicts(study: str, summary: dict) -> str:
             verdict = "beats" if d_high < 0 else "worse than" if d_low > 0 else "not distinguishable from"
         else:
             verdict = "below (one seed)" if diff < 0 else "not below (one seed)"
-        parts.append(f"{verdict} {base} ({diff:+.4f}, {p['relative_difference_pct']:+.1f} %, "
+        rel = 100 * diff / summary["policies"][base]["final_cumulative_inequity"]  # of the baseline's mean G_T
+        parts.append(f"{verdict} {base} ({diff:+.4f}, {rel:+.1f} %, "
                      f"{p['seeds_candidate_lower']}/{p['seeds']} seeds lower)")
     return "; ".join(parts)
 

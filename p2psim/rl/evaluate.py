@@ -116,10 +116,11 @@ def summarise(episodes: pd.DataFrame, candidate: str) -> dict[str, Any]:
             continue
         other = episodes[episodes.policy == base].set_index("seed").reindex(cand.index)
         diff = cand.final_cumulative_inequity - other.final_cumulative_inequity
-        rel = 100 * diff / other.final_cumulative_inequity.where(other.final_cumulative_inequity > 0)
         mean, low, high = mean_ci(diff)
+        base_mean = float(other.final_cumulative_inequity.mean())
         paired[base] = {"final_cumulative_inequity_difference": mean, "difference_ci95": [low, high],
-                        "relative_difference_pct": mean_ci(rel)[0],
+                        # the mean difference relative to the baseline's mean G_T
+                        "relative_difference_pct": 100 * mean / base_mean if base_mean > 0 else float("nan"),
                         "seeds_candidate_lower": int((diff < 0).sum()), "seeds": int(diff.size)}
     out[candidate]["paired_against"] = paired
     return out
