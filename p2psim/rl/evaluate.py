@@ -10,7 +10,9 @@ community of study seed s and the forecast errors of episode seed 1000 + s):
 - ``best_static``: the static vector of :data:`STATIC_GRID` with the lowest mean final cumulative
   inequity at no more than :data:`COST_BUDGET_PCT` cost above equal weights, searched once (on the
   first seed's community) on two 14-day *training* windows (:func:`training_windows`: days outside
-  the evaluated window), never on the evaluated days;
+  the evaluated window), never on the evaluated days; when the evaluated days leave no window (a
+  whole year), on two windows of the same year but another community (study seed 10000 + s), which
+  ``summary.json`` says (``outside_evaluated_days: false``);
 - ``feedback``: the PI controller on class deficits (:mod:`p2psim.rl.feedback`), if not the candidate.
 
 Clearing: the EqWM program on its LP path (``equity.use_binaries=never``) unless ``exact=True``, and
@@ -42,6 +44,7 @@ FIGURES = ("final_cumulative_inequity", "mean_daily_inequity", "inequity_slope_p
 BASELINES = ("equal", "inverse_income", "best_static", "feedback")
 YEAR_DAYS = 366
 SEARCH_SEED = 10_000
+SEARCH_DAYS = 14
 
 
 def check_window(start_day: int, days: int) -> None:
@@ -66,21 +69,21 @@ def inverse_income_weights(env) -> dict[str, float]:
     return dict(zip(env.classes, np.clip(w, env.w_min, env.w_max).tolist(), strict=True))
 
 
-def training_windows(start_day: int, days: int, count: int = 2, length: int = 14) -> list[int]:
-    """``count`` start days of ``length``-day windows spread over the year, none touching the evaluated days."""
-    length = min(length, days)
+def training_windows(start_day: int, days: int, count: int = 2, length: int = SEARCH_DAYS) -> list[int]:
+    """``count`` start days of ``length``-day windows spread over the year, none touching the evaluated days.
+
+    Empty when the evaluated days leave no such window (e.g. the whole year).
+    """
     held = set(range(start_day, start_day + days))
     free = [s for s in range(YEAR_DAYS - length + 1) if not held & set(range(s, s + length))]
     if not free:
-        raise StudyError(f"no {length}-day training window outside days {start_day}..{start_day + days - 1} "
-                         "to search best_static on")
+        return []
     picks = np.linspace(0, len(free) - 1, count + 2)[1:-1]
     return sorted({free[int(np.rint(k))] for k in picks})
 
 
-def best_static(env, start_day: int, days: int, seed: int) -> tuple[dict[str, float], pd.DataFrame]:
-    """Search :data:`STATIC_GRID` on training windows; the best within the cost budget (equal weights if none)."""
-    windows = training_windows(start_day, days)
+def best_static(env, windows: list[int], seed: int) -> tuple[dict[str, float], pd.DataFrame]:
+    """Search :data:`STATIC_GRID` on ``windows``; the best within the cost budget (equal weights if none)."""
     vectors = [{c: float(w.get(c, 1.0)) for c in env.classes} for w in STATIC_GRID]
     rows = []
     for window in windows:
@@ -177,16 +180,24 @@ def evaluate(study_path: str, policy_name: str | Path, start_day: int, days: int
     settings.update(episode_days=days, held_out_weeks=(), settlement_rule="market")
     overrides = list(policy.overrides) + ([] if exact else ["equity.use_binaries=never"])
 
-    def env_for(seed: int):
-        env = EquityEnv.from_study(study_path, overrides=[*overrides, f"seed={seed}"], **settings)
+    def env_for(seed: int, episode_days: int = days):
+        env = EquityEnv.from_study(study_path, overrides=[*overrides, f"seed={seed}"],
+                                   **{**settings, "episode_days": episode_days})
         check_policy_fits(policy, env, study_path)
         return env
 
     envs = {s: env_for(s) for s in seeds}  # every mismatch exits before the first episode
     with output_directory(out_dir, "evaluate", inputs=[study_path]) as staging:
         day_rows, episode_rows = [], []
-        # searched once, on the first seed's community and training windows only
-        best, search = best_static(envs[seeds[0]], start_day, days, seeds[0])
+        # searched once, on the first seed's community and training windows only; when the evaluated
+        # days leave no window (a whole year), on the same days but another community (said in summary.json)
+        length = min(SEARCH_DAYS, days)
+        windows = training_windows(start_day, days, length=length)
+        search_seed, in_time = seeds[0], bool(windows)
+        if not windows:
+            search_seed = SEARCH_SEED + seeds[0]
+            windows = [int(w) for w in np.linspace(0, YEAR_DAYS - length, 4)[1:3]]
+        best, search = best_static(env_for(search_seed, length), windows, seeds[0])
         for seed in seeds:
             env = envs[seed]
             runs = {name: policy, "equal": Static(dict.fromkeys(env.classes, 1.0)),
@@ -205,8 +216,8 @@ def evaluate(study_path: str, policy_name: str | Path, start_day: int, days: int
                    "start_day": start_day, "days": days, "seeds": list(seeds),
                    "clearing": "EqWM exact" if exact else "EqWM LP path (equity.use_binaries=never)",
                    "settlement": "market", "best_static_weights": best,
-                   "best_static_search": {"windows": sorted(set(search.window_start)), "seed": seeds[0],
-                                          "cost_budget_pct": COST_BUDGET_PCT},
+                   "best_static_search": {"windows": windows, "community_seed": search_seed,
+                                          "outside_evaluated_days": in_time, "cost_budget_pct": COST_BUDGET_PCT},
                    "policies": summarise(episodes, name)}
         days_frame.to_csv(staging / "days.csv", index=False)
         episodes.to_csv(staging / "episodes.csv", index=False)

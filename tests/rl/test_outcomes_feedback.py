@@ -203,3 +203,19 @@ def test_feedback_in_a_run_observes_the_runs_cumulative_index():
     np.testing.assert_allclose(policy.seen, result.equity_daily.gini_relative_benefit_cumulative, atol=1e-6)
     weights = [r["class_weights"] for r in result.day_results]
     assert weights[0] == {"low": 1.0, "middle": 1.0, "high": 1.0} and weights[1] != weights[0]
+
+
+def test_best_static_is_searched_outside_the_evaluated_days(tmp_path):
+    from p2psim.rl.evaluate import evaluate, training_windows
+
+    from .conftest import RURAL
+
+    for start, days in ((126, 56), (0, 300), (50, 3)):
+        for w in training_windows(start, days):
+            assert not set(range(w, w + 14)) & set(range(start, start + days))
+    assert training_windows(0, 366) == []
+    summary = evaluate(RURAL, "feedback", 150, 3, [0], tmp_path / "eval", progress=False)
+    search = summary["best_static_search"]
+    assert search["outside_evaluated_days"] and search["community_seed"] == 0
+    for w in search["windows"]:
+        assert not set(range(w, w + 3)) & {150, 151, 152}
