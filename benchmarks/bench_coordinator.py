@@ -86,14 +86,15 @@ def table(args) -> None:
         if not summaries:
             continue
         first = next(iter(summaries.values()))
-        print(f"\n### {root}: days {first['start_day']}..{first['start_day'] + first['days'] - 1}, seeds "
-              f"{first['seeds']}, {first['clearing']}, {first['settlement']} settlement\n")
-        print("| study | policy | final cumulative inequity G_T | mean daily Gini | slope of G_t per day | "
+        print(f"\n### {root}: days {first['start_day']}..{first['start_day'] + first['days'] - 1}, "
+              f"{first['clearing']}, {first['settlement']} settlement\n")
+        print("| study | seeds | policy | final cumulative inequity G_T | mean daily Gini | slope of G_t per day | "
               "cost above equal (%) |")
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for study, s in summaries.items():
             for policy, e in s["policies"].items():
-                print(f"| {study} | {policy} | {_cell(e, 'final_cumulative_inequity', '.4f')} | "
+                print(f"| {study} | {','.join(map(str, s['seeds']))} | {policy} | "
+                      f"{_cell(e, 'final_cumulative_inequity', '.4f')} | "
                       f"{_cell(e, 'mean_daily_inequity', '.4f')} | {_cell(e, 'inequity_slope_per_day', '+.5f')} | "
                       f"{_cell(e, 'cost_above_equal_pct', '+.2f')} |")
         print()
