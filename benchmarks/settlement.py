@@ -16,9 +16,10 @@ none. Writes benchmarks/results/settlement.md: per study and rule,
   and its relative saving;
 - losers: members worse off than alone over the run (% of members), and member-days paying more than
   alone (every participant);
-- the cost of stability for the least advantaged class (weighted Shapley share minus equitable-core
-  share, from the allocation stage: a property of the day games, identical across rules unless the
-  coordinator's weights or the dispatch differ);
+- the cost of stability for the least advantaged class (its weighted Shapley share minus its
+  equitable-core share over the run, with the class weights in force each day), from the day loop of
+  the run settled by ``equitable_core`` (the only rule that computes both; a sweep runs no
+  allocation stage): ``settled_cost_of_stability`` of its sweep row;
 - the game's value, the realised gain and the gap between them (dispatch and forecast parts).
 """
 
@@ -49,19 +50,19 @@ def sweep(studies: tuple[str, ...], days: int | None, rules: str, out: Path, wor
             "--set", f"settlement_rule={rules}", "--set", "explain=false", "--seeds", "0",
             "--workers", str(workers), "--out", str(out), "--no-progress"]
     if days is not None:
-        args[6:6] = ["--set", f"days={days}"]
-    subprocess.run(args, cwd=REPO, check=True)
+        args += ["--set", f"days={days}"]
+    status = subprocess.run(args, cwd=REPO).returncode
+    if status not in (0, 3):  # 3: some runs failed; their rows are kept and listed under the table
+        raise SystemExit(f"sweep exited {status}")
     return pd.read_parquet(out / "sweep.parquet")
 
 
 def cost_of_stability(row: pd.Series) -> str:
-    """The cost of stability with its standard error when it is an estimate."""
-    if np.isfinite(row.get("stability_cost_of_stability", np.nan)):
-        return f"{row['stability_cost_of_stability']:.2f} (exact)"
-    value = row.get("stability_cost_of_stability_estimate", np.nan)
-    if not np.isfinite(value):
+    """The low class's cost of stability of a run settled by the equitable core (from its day loop)."""
+    value = row.get("settled_cost_of_stability", np.nan)
+    if value is None or not np.isfinite(value):
         return "n/a"
-    return f"{value:.2f} ± {row.get('stability_cost_of_stability_estimate_se', np.nan):.2f}"
+    return f"{value:.2f} ({'exact' if row.get('settled_cost_of_stability_exact') == 1.0 else 'sampled target'})"
 
 
 def number(row: pd.Series, key: str, digits: int = 2) -> str:
@@ -127,8 +128,10 @@ def main() -> None:
         "its benefit / its need); losers = members worse off than alone over the run; member-days paying more "
         "than alone counts every participant-day with bill > stand-alone bill; cost of stability = what the "
         "least advantaged class gives up from the weighted Shapley value (class weights in force each day) to "
-        "the closest core point, from the allocation stage (exact for n <= 12, else an estimate ± its standard "
-        "error); game value = sum over days of v_d(N) (day-ahead), realised gain = what the community saved "
+        "the closest core point, summed over the run, from the day loop of the `equitable_core` run (computed "
+        "there only: the weights of that run, `sampled target` when the weighted Shapley "
+        "value was sampled, n > 12); game value = sum over days of v_d(N) (day-ahead), realised gain = what the "
+        "community saved "
         "against everyone alone, dispatch gap = the market schedule's distance from the cost optimum, "
         "forecast gap = the rest (forecast errors on shared charges).",
         "",

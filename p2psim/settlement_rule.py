@@ -203,3 +203,27 @@ def settlement_summary(table: pd.DataFrame | None) -> dict[str, float]:
     if table is None:
         return {}
     return {key: float(table[column].sum()) for column, key in SUMMARY_KEYS.items()}
+
+
+def settled_stability(result) -> dict[str, float]:
+    """The least advantaged class's cost of stability from the day loop's allocations (sweep rows).
+
+    A run settled by ``equitable_core`` computed, each day, the weighted Shapley value (its target,
+    with that day's class weights) and the equitable core; their class totals over the run give
+    ``settled_cost_of_stability`` = weighted Shapley - equitable core (currency; what the poorest class
+    gives up for stability, :func:`p2psim.allocate_core.stability_cost`) and
+    ``settled_cost_of_stability_exact`` (1.0 when both were exact every day, else the weighted Shapley
+    value was sampled). Empty for runs that did not compute both (a sweep runs no allocation stage).
+    """
+    from p2psim.allocate_core import stability_cost
+
+    days = [r["settlement_allocation"]["allocations"] for r in result.day_results if "settlement_allocation" in r]
+    both = ("weighted_shapley", "equitable_core")
+    if not days or not all(set(both) <= set(day) for day in days):
+        return {}
+    rows = pd.DataFrame([{"rule": rule, "participant": p, "amount": amount, "exact": day[rule].exact}
+                         for day in days for rule in both for p, amount in day[rule].items()])
+    per = rows.groupby(["rule", "participant"], as_index=False).agg(amount=("amount", "sum"), exact=("exact", "all"))
+    per = per.merge(result.participants[["participant", "socio_class", "income_per_year"]], on="participant")
+    cost = stability_cost(per)
+    return {"settled_cost_of_stability": cost["cost_of_stability"], "settled_cost_of_stability_exact": cost["exact"]}

@@ -243,9 +243,12 @@ def run_row(result) -> dict[str, Any]:
     ``worst_class_saving_pct``: the class with the lowest relative saving (group total: its members'
     benefit / their need). ``saving_pct.<class>``: each class's relative saving; ``energy_burden_pct.<class>``:
     its energy burden (group total of what its members pay, annualised, over their income);
-    ``settlement_rule``: what members were paid by.
+    ``settlement_rule``: what members were paid by; under ``equitable_core`` also
+    ``settled_cost_of_stability`` (:func:`p2psim.settlement_rule.settled_stability`).
     """
     import numpy as np
+
+    from p2psim.settlement_rule import settled_stability
 
     row: dict[str, Any] = {}
     classes = result.per_class.set_index("socio_class")
@@ -254,6 +257,7 @@ def run_row(result) -> dict[str, Any]:
         row[f"saving_pct.{name}"] = float(value)
         row[f"energy_burden_pct.{name}"] = float(classes.energy_burden_pct[name])
     row["settlement_rule"] = result.study.settlement_rule
+    row.update(settled_stability(result))
     if len(per_class):
         row["worst_class"] = str(per_class.idxmin())
         row["worst_class_saving_pct"] = float(per_class.min())

@@ -238,3 +238,48 @@ def test_the_explanation_explains_what_members_are_paid(tiny_study):
     np.testing.assert_allclose(samples.market, bills.standalone_bill - bills.market_bill)
     assert list(explain(run(days_of(tiny_study, 3, forecast_error=0.1)), seed=0).surrogates) == ["market",
                                                                                                  "normalised"]
+
+
+def test_tiny_forecast_gap_by_hand_is_shared_by_the_rule(tiny_study, monkeypatch):
+    # hh-b forecasts 0 kW for 18-24 h (it uses 1 kW). Day ahead (EqWM, cost-optimal): net 3, 2, 1, 3 kW (the
+    # battery fills at 06-12 from b's surplus, empties at 18-24): c(N) = 6 (0.9 + 0.6 + 0.3 + 1.2) + 0.02 * 30
+    # + 0.5 * 3 = 20.10; b alone on its forecast: 6 * 0.3 - 6 * 0.1 * 5 + 0.5 * 1 = -0.70, so
+    # v(N) = 17.70 - 0.70 + 10.00 - 20.10 = 6.90. Delivered: b imports 6 kWh more at 0.40 (2.40, its own
+    # imbalance, in its stand-alone bill too: B_b = 1.70) and lifts the community peak to 4 kW (+0.50, shared):
+    # outside payment 23.00, realised gain G = 29.40 - 23.00 = 6.40, forecast gap 0.50. Equal split: phi = 2.30
+    # each, x = 2.30 - 0.50 / 3, bill = B - x.
+    from p2psim.agents import Household
+
+    honest = Household.forecast
+
+    def forecast(self, day, rng):
+        profile = honest(self, day, rng)
+        if self.spec.id != "hh-b":
+            return profile
+        return type(profile)(np.array([1.0, 1.0, 1.0, 0.0]), profile.pv_kw)
+
+    monkeypatch.setattr(Household, "forecast", forecast)
+    result = run(days_of(tiny_study, 1, market="eqwm_v1", settlement_rule="equal_split"))
+    day = result.settlement_days.iloc[0]
+    assert (day.game_value, day.realised_gain, day.outside_payment) == pytest.approx((6.90, 6.40, 23.00))
+    assert (day.dispatch_gap, day.forecast_gap) == pytest.approx((0.0, 0.50), abs=1e-9)
+    bills = bills_of(result).loc[0]
+    np.testing.assert_allclose(bills.standalone_bill, ALONE)
+    np.testing.assert_allclose(bills.rule_amount, [2.30, 2.30, 2.30])
+    np.testing.assert_allclose(bills.bill, ALONE - (2.30 - 0.50 / 3))  # 15.57, -0.43, 7.87: they sum to 23.00
+
+
+def test_sweep_rows_carry_the_cost_of_stability_of_a_core_settled_run(tiny_study):
+    # day 0, equal weights: the Shapley value (1.33, 3.49, 1.58) is in the core, so the equitable core is it. Day 1,
+    # low = 3: phi = (1.671, 2.842, 1.887) gives b and c 4.729 < v(bc) = 4.82; the closest core point caps
+    # x_a at v(N) - v(bc) = 1.58, so the low class (hh-a) gives up 1.671 - 1.58 = 0.091 for stability
+    from p2psim.sweep import run_row
+
+    def coordinator(model, day, result):
+        model.class_weights = {**model.class_weights, "low": 3.0}
+
+    study = days_of(tiny_study, 2, market="eqwm_v1", settlement_rule="equitable_core")
+    row = run_row(run(study, day_hooks=(coordinator,)))
+    assert row["settled_cost_of_stability"] == pytest.approx(0.091, abs=1e-3)
+    assert row["settled_cost_of_stability_exact"] == 1.0
+    assert "settled_cost_of_stability" not in run_row(run(replace(study, settlement_rule="weighted_shapley")))

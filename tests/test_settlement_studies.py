@@ -110,3 +110,11 @@ def test_a_sweep_with_a_rule_beyond_its_size_exits_2_before_any_run(helpers, tmp
     assert status == 2 and err.count("p2psim: error:") == 1, err
     assert "semiurban.py with settlement_rule=nucleolus" in err and "at most 10 members" in err
     assert not out.exists()
+
+
+def test_same_seed_same_payments_under_a_sampled_rule(rural_day):
+    # n = 14: the weighted Shapley value is sampled, from the run's seed: the bills repeat exactly
+    study, _ = rural_day
+    first, second = (run(replace(study, settlement_rule="weighted_shapley")) for _ in range(2))
+    pd.testing.assert_frame_equal(first.bills, second.bills)
+    assert not first.day_results[0]["settlement_allocation"]["allocations"]["weighted_shapley"].exact
