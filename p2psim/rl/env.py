@@ -42,9 +42,10 @@ model.md), from :class:`p2psim.rl.outcomes.CumulativeOutcomes`:
     progress                1     share of the episode elapsed
     ======================  ====  ======================================================
 
-Bills and benefits are what members are paid: their market bills, or under the study's
-``settlement_rule`` the rule's bills of day d (:mod:`p2psim.settlement_rule`; weighted rules with the
-weights day d was cleared with), so the coordinator observes and is rewarded on the payments.
+Bills and benefits are what members are paid: their market bills, or, when the environment keeps
+the study's ``settlement_rule`` (``settlement_rule=None``, see Payments), the rule's bills of day d
+(:mod:`p2psim.settlement_rule`; weighted rules with the weights day d was cleared with), so the
+coordinator observes and is rewarded on the payments.
 
 Reward of day d (shared by all agents; each term also in ``infos[agent]``)::
 
