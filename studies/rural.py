@@ -15,9 +15,15 @@ Tariffs (illustrative German-style retail, 2024 levels): import 0.24 EUR/kWh at 
 P2P network fee 0.02 EUR/kWh (reduced local grid charge); demand charge 0.30 EUR per kW of the
 community's daily peak (about 110 EUR/kW a year).
 
-Market: eqwm_v1 with equal class weights on the first day; from then on the shipped equity
-coordinator (``p2psim/assets/policies/rural``, PPO) sets each next day's class weights from the
-settled day (disable with ``--set coordinator_policy=None``).
+The whole loop: the market is eqwm_v1 with equal class weights on the first day; from then on the
+equity coordinator (``p2psim/assets/policies/feedback``: a proportional-integral controller on each
+class's deficit in cumulative relative benefit, the coordinator that did best in
+benchmarks/results/coordinator.md) sets each next day's class weights from the outcomes accumulated
+so far (disable with ``--set coordinator_policy=None``). Members are paid by the equitable core
+(``settlement_rule="equitable_core"``): each day, the core allocation of the day's savings game
+closest to the weighted Shapley value under the weights that day was cleared with, so the weights
+act on both the clearing and the payments and nobody pays more than alone (``--set
+settlement_rule=market`` pays the market bills instead).
 """
 
 from p2psim import Study
@@ -34,5 +40,6 @@ STUDY = Study(
     start_day=152,
     interval_minutes=60,
     class_weights=(("low", 1.0), ("middle", 1.0), ("high", 1.0)),
-    coordinator_policy="rural",
+    coordinator_policy="feedback",
+    settlement_rule="equitable_core",
 )

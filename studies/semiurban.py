@@ -43,4 +43,5 @@ STUDY = Study(
     start_day=152,
     interval_minutes=60,
     class_weights=(("low", 1.0), ("middle", 1.0), ("high", 1.0)),
+    coordinator_policy="feedback",  # the equity coordinator (p2psim/assets/policies/feedback); None switches it off
 )

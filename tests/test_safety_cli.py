@@ -23,7 +23,7 @@ from tests._cli import REPO, finish, start
 
 TINY = str(REPO / "studies" / "tiny.py")
 RURAL = str(REPO / "studies" / "rural.py")
-POLICY = str(REPO / "p2psim" / "assets" / "policies" / "rural")
+POLICY = "feedback"
 QUICK = ["--days", "1", "--set", "allocation=false", "--set", "explain=false"]
 
 
@@ -63,7 +63,7 @@ def staging_of(out: Path):
 COMMANDS = {
     "run": [TINY, *QUICK],
     "pareto": ["pareto", TINY, "--days", "1", "--lambdas", "0,1"],
-    "evaluate": ["evaluate", RURAL, "--policy", POLICY, "--seeds", "0", "--days", "1"],
+    "evaluate": ["evaluate", RURAL, "--policy", POLICY, "--seeds", "0", "--start-day", "200", "--days", "1"],
     "explain": ["explain"],
     "train": ["train", TINY, "--steps", "16", "--episode-days", "1", "--no-progress"],
     "sweep": ["sweep", TINY, "--set", "allocation=false", "--no-progress", "--workers", "1"],

@@ -53,8 +53,10 @@ def settle_or_refuse(study, rule: str):
 
 @pytest.fixture(scope="module")
 def rural_day(rural_study):
-    # the coordinator off, so the market-settled day is the same physical day (the rule moves money only)
-    study = replace(rural_study, days=1, seed=3, coordinator_policy=None, allocation=False, explain=False)
+    # the coordinator off and market settlement (rural settles by the equitable core by default), so the
+    # market-settled day is the same physical day (the rule moves money only)
+    study = replace(rural_study, days=1, seed=3, coordinator_policy=None, allocation=False, explain=False,
+                    settlement_rule="market")
     return study, run(study)
 
 

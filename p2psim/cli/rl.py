@@ -1,7 +1,7 @@
 """CLI sub-commands of the equity coordinator: ``train`` and ``evaluate``.
 
 python -m p2psim train STUDY.py --steps N --out DIR [--seed S] [--resume DIR] [--set dotted=value]
-python -m p2psim evaluate STUDY.py --policy DIR [--seeds 0,1,2] [--days N] [--out DIR]
+python -m p2psim evaluate STUDY.py --policy NAME --start-day D --days N [--seeds 0,1,2] [--out DIR]
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ def train_command(argv: list[str]) -> int:
     from p2psim.rl.train import TrainConfig, train
 
     parser = argparse.ArgumentParser(prog="python -m p2psim train", description="Train the equity coordinator (PPO).")
-    parser.add_argument("study", help="study file, e.g. studies/rural.py")
+    parser.add_argument("study", help="study file, e.g. studies/rural.py, or several, comma-separated (one policy "
+                                      "for all: the study of each episode is drawn)")
     parser.add_argument("--steps", type=int, required=True, help="total environment steps (clearing days)")
     parser.add_argument("--out", help="output directory (checkpoints, logs, policy)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint")
     parser.add_argument("--market", help="market rule (default: the study's)")
-    parser.add_argument("--episode-days", type=int, default=7, help="days per episode (default 7)")
+    parser.add_argument("--episode-days", type=int, default=28, help="days per episode (default 28)")
     parser.add_argument("--checkpoint-every", type=int, default=2048, help="steps between checkpoints")
     parser.add_argument("--benefit-basis", choices=("market", "stable"), default="market",
                         help="reward inequity on the market settlement (default) or on the core allocation "
@@ -67,23 +68,31 @@ def _trained_steps(policy: Path) -> int:
 
 @subcommand("evaluate")
 def evaluate_command(argv: list[str]) -> int:
-    """Evaluate a coordinator policy on held-out weeks against the baselines."""
+    """Evaluate a coordinator against equal, inverse_income, best_static and feedback on the same days."""
     from p2psim.rl.evaluate import evaluate
 
     parser = argparse.ArgumentParser(prog="python -m p2psim evaluate",
-                                     description="Evaluate a coordinator on held-out days against baselines.")
+                                     description="Run a coordinator and the baselines on the same days; write "
+                                                 "summary.json and the cumulative-inequity trajectories.")
     parser.add_argument("study", help="study file, e.g. studies/rural.py")
-    parser.add_argument("--policy", required=True, help="policy directory (DIR/policy of a training run)")
+    parser.add_argument("--policy", required=True,
+                        help="policy: a directory written by `train` (DIR/policy) or a shipped name (feedback, ppo)")
+    parser.add_argument("--start-day", type=int, required=True, help="first day of the episode (0..365, 2016)")
+    parser.add_argument("--days", type=int, required=True, help="episode length in days (e.g. 56, 366)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated evaluation seeds (default 0,1,2)")
-    parser.add_argument("--days", type=int, default=7, help="days per held-out episode (default 7)")
     parser.add_argument("--out", default="runs/evaluate", help="output directory (default runs/evaluate)")
+    parser.add_argument("--exact", action="store_true",
+                        help="clear with the study's exact EqWM (binaries where needed) instead of its LP path")
     args = parser.parse_args(argv)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise StudyError(f"--seeds {args.seeds!r}: expected comma-separated integers like 0,1,2") from None
-    table = evaluate(args.study, args.policy, seeds, args.days, args.out)
-    print(table.to_string(index=False))
+    summary = evaluate(args.study, args.policy, args.start_day, args.days, seeds, args.out, exact=args.exact)
+    for name, e in summary["policies"].items():
+        print(f"{name:>15}: final cumulative inequity {e['final_cumulative_inequity']:.4f}, mean daily "
+              f"{e['mean_daily_inequity']:.4f}, slope {e['inequity_slope_per_day']:+.5f}/day, cost above equal "
+              f"{e['cost_above_equal_pct']:+.2f} %")
     print(f"results written to {args.out}")
     return 0
 

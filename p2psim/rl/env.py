@@ -22,35 +22,41 @@ Action (``Box(-a, a)``, float32; a = ``max_log_step``)
     clipped silently. Use :class:`ClipActions` (or ``gymnasium.wrappers.ClipAction`` on the
     single-agent view) to clip explicitly.
 
-Observation (``Box(-OBS_BOUND, OBS_BOUND)``, float32; identical for every agent), for K classes:
+Observation (``Box(-OBS_BOUND, OBS_BOUND)``, float32; identical for every agent), for the K
+coordinated classes (per class, so one policy serves communities of any size; section 3 of
+model.md), from :class:`p2psim.rl.outcomes.CumulativeOutcomes`:
 
     ======================  ====  ======================================================
-    block                   size  meaning (of the settled day d; zeros after ``reset``)
+    block                   size  meaning (zeros after ``reset``)
     ======================  ====  ======================================================
-    mean cost               K     mean daily bill per member of the class (the study's currency)
-    energy burden           K     class total of max(bill, 0), annualised, / class total income
-    renewable access        K     class share of consumption met locally (grid origin traced)
-    relative benefit        K     class total benefit / class total need (stand-alone cost of use)
-    Gini                    1     Gini of relative benefit b_i / need_i (equity classes; in [0, 1])
-    efficiency loss         1     (C - C_eq) / scale of day d (see reward)
+    day outcomes            3K    energy burden, renewable access, relative benefit of
+                                  each class on the settled day d (group totals)
+    cumulative outcomes     3K    the same over days start..d of the episode
+    class deficit           K     e_c: class members' gap in cumulative relative benefit
+    inequity                2     Gini of day d's relative benefit; G_d, the Gini of
+                                  cumulative relative benefit (the index the reward lowers)
+    cost                    2     L_d (see reward) and its mean over the episode so far
     log weights             K     log w_c currently in force (for day d + 1 before the action)
     day of year             2     sin, cos of 2 pi doy / 366 of day d + 1
     weekday                 2     weekday(d + 1) / 6 and 1 if Saturday/Sunday
     progress                1     share of the episode elapsed
     ======================  ====  ======================================================
 
-Bills and benefits are what members are paid: their market bills, or under the study's
-``settlement_rule`` the rule's bills of day d (:mod:`p2psim.energy_game.settlement_rule`; weighted rules with the
-weights day d was cleared with), so the coordinator observes and is rewarded on the payments.
+Bills and benefits are what members are paid: their market bills, or, when the environment keeps
+the study's ``settlement_rule`` (``settlement_rule=None``, see Payments), the rule's bills of day d
+(:mod:`p2psim.energy_game.settlement_rule`; weighted rules with the weights day d was cleared with), so the
+coordinator observes and is rewarded on the payments.
 
 Reward of day d (shared by all agents; each term also in ``infos[agent]``)::
 
-    reward = -inequity_weight * G_d - efficiency_weight * max(0, L_d) - churn_weight * ||Delta log w||^2
+    reward = inequity_weight * (G_{d-1} - G_d) - efficiency_weight * max(0, L_d) - churn_weight * ||Delta log w||^2
 
-with ``G_d`` in [0, 1] the Gini (:func:`p2psim.metrics.inequality.gini`) of the day's relative benefit
-``b_i / need_i`` (:mod:`p2psim.metrics.equity`) over the equity classes (the aggregator's class
-``community`` is excluded, :data:`p2psim.metrics.equity.EQUITY_EXCLUDED_CLASSES`), and
-``L_d = (C_d - C_eq,d) / scale_d`` the efficiency loss: ``C_d`` is the community cost of the
+with ``G_d`` in [0, 1] the Gini (:func:`p2psim.metrics.inequality.gini`) of the members' *cumulative*
+relative benefit ``sum b_i / sum need_i`` over the episode's settled days (:mod:`p2psim.metrics.equity`;
+the aggregator's class ``community`` is excluded, :data:`p2psim.metrics.equity.EQUITY_EXCLUDED_CLASSES`)
+and ``G_{start-1} = 0``, so the inequity terms of an episode add up to ``-inequity_weight * G_T``:
+the return rewards a low *final* cumulative inequity, and a bad day can be redressed later.
+``L_d = (C_d - C_eq,d) / scale_d`` is the efficiency loss: ``C_d`` is the community cost of the
 day's clearing (grid energy, P2P fees and the demand charge; pool payments net out) and
 ``C_eq,d`` the cost of clearing *the same book* with equal weights (cached per (episode, day,
 book); reused without solving when the weights are already equal; with EqWM only the equal-weight
@@ -58,14 +64,22 @@ program is solved, the day's stand-alone optimum and day model are reused). ``sc
 ``max(|C_eq,d|, 0.1 * sum_i |B_i|, 1)`` with ``B_i`` the stand-alone bills, so a community that
 nearly breaks even does not blow the ratio up.
 
+Payments: the class weights act on the EqWM clearing, and on what members are paid when the
+episode settles by a weighted allocation rule. ``settlement_rule="market"`` (the default: cheap,
+for training and evaluation) pays the market bills; ``settlement_rule=None`` keeps the study's
+rule (:mod:`p2psim.energy_game.settlement_rule`; e.g. ``weighted_shapley`` then uses the weights in force).
+
 Episodes
     ``episode_days`` consecutive days of the 2016 data year. Weeks are 0-based blocks of 7 days
     (week k = days 7k .. 7k + 6). ``split="train"`` draws the start day uniformly (from the
     seeded ``np_random``) among the windows that touch no ``held_out_weeks`` day;
     ``split="test"`` starts at the first day of a held-out week (cycled in order by episode,
     or drawn when ``random_test_start``). The community (classes, incomes, profile diversity)
-    comes from the study's seed; forecast errors and the market stream come from a per-episode
-    seed drawn from ``np_random``, so ``reset(seed=s)`` fixes the whole episode.
+    comes from the study's seed and is built for the episode's days (SimBench and derived
+    communities alike; a study that lists its participants runs its own days only); forecast
+    errors and the market stream come from a per-episode seed drawn from ``np_random``, so
+    ``reset(seed=s)`` fixes the whole episode. :mod:`p2psim.rl.multi` also draws the study and
+    its seed per episode.
 """
 
 from __future__ import annotations
@@ -82,9 +96,10 @@ from pettingzoo import ParallelEnv
 from p2psim.config.study import Study
 from p2psim.errors import OrderError, StudyError
 from p2psim.markets import EqWM
-from p2psim.metrics.equity import EQUITY_EXCLUDED_CLASSES, class_observation
-from p2psim.metrics.inequality import gini
+from p2psim.metrics.equity import EQUITY_EXCLUDED_CLASSES
 from p2psim.metrics.provenance import trace_grid_origin
+from p2psim.rl.outcomes import CumulativeOutcomes
+from p2psim.world.community import DerivedStudy
 
 OBS_BOUND = 100.0
 DAYS_IN_YEAR = 366  # the 2016 data year
@@ -146,10 +161,12 @@ class EquityEnv(ParallelEnv):
     def __init__(self, study: Study, *, episode_days: int = 7, per_class_agents: bool = False,
                  held_out_weeks: tuple[int, ...] = DEFAULT_HELD_OUT_WEEKS, split: str = "train",
                  max_log_step: float = 0.25, w_min: float = 0.25, w_max: float = 4.0,
-                 inequity_weight: float = 1.0, efficiency_weight: float = 5.0, churn_weight: float = 0.1,
+                 inequity_weight: float = 10.0, efficiency_weight: float = 1.0, churn_weight: float = 0.05,
                  market: str | None = None, random_test_start: bool = False,
                  check_invariants: bool = False, render_mode: str | None = None,
-                 step_time_limit_s: float | None = 10.0, benefit_basis: str = "market") -> None:
+                 step_time_limit_s: float | None = 10.0, benefit_basis: str = "market",
+                 classes: tuple[str, ...] | list[str] | None = None,
+                 settlement_rule: str | None = "market") -> None:
         """Build the environment for ``study`` (already overridden); the market defaults to the study's.
 
         ``step_time_limit_s`` caps each day's clearing: at the limit the best complementary solution
@@ -164,6 +181,13 @@ class EquityEnv(ParallelEnv):
         participants, row generation with the membership oracle above), so the learned weights act
         on payments no coalition would walk away from. ``stable`` costs one coalition LP per
         coalition it considers (2^n for n <= 12): an option for small communities.
+
+        ``classes`` are the coordinated classes, in the order of the observation and action blocks
+        (default: the study's equity classes, ``low, middle, high`` first); a class the study does
+        not have is a StudyError naming both lists. Other classes keep the study's weights and still
+        count in the inequity index. ``settlement_rule`` (``market`` by default; None = the study's)
+        decides what members are paid in the episodes. A derived community (built for a calendar,
+        e.g. urban) is rebuilt for each episode's days, like a SimBench community.
         """
         from p2psim.markets import resolve_market_name
 
@@ -183,6 +207,8 @@ class EquityEnv(ParallelEnv):
             solver = dataclasses.replace(study.solver, on_time_limit="incumbent",
                                          time_limit_s=min(study.solver.time_limit_s, float(step_time_limit_s)))
             study = dataclasses.replace(study, solver=solver)
+        if settlement_rule is not None:
+            study = dataclasses.replace(study, settlement_rule=settlement_rule)
         self.study = dataclasses.replace(study, market=resolve_market_name(market or study.market))
         self.episode_days = int(episode_days)
         self.per_class_agents = bool(per_class_agents)
@@ -202,8 +228,13 @@ class EquityEnv(ParallelEnv):
             "w_min": self.w_min, "w_max": self.w_max, "inequity_weight": self.inequity_weight,
             "efficiency_weight": self.efficiency_weight, "churn_weight": self.churn_weight,
             "market": self.study.market, "step_time_limit_s": step_time_limit_s, "benefit_basis": benefit_basis,
+            "settlement_rule": settlement_rule,
         }
-        self.classes = self._equity_classes()
+        self.explicit_community = (hasattr(self.study.community, "participants")
+                                   and not isinstance(self.study, DerivedStudy))
+        """Participants given for the study's own days (not rebuilt per episode from a data source)."""
+        self.classes = self._equity_classes(classes)
+        self.config["classes"] = list(self.classes)
         self.n_classes = len(self.classes)
         self.starts = self._allowed_starts()
         if self.per_class_agents:
@@ -212,7 +243,7 @@ class EquityEnv(ParallelEnv):
             self.possible_agents = [COORDINATOR]
         self.agents: list[str] = []
         k = self.n_classes
-        self.obs_size = 4 * k + 2 + k + 5
+        self.obs_size = obs_size(k)
         self._obs_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.obs_size,), np.float32)
         self._action_spaces = {
             agent: spaces.Box(-self.max_log_step, self.max_log_step, (k if agent == COORDINATOR else 1,), np.float32)
@@ -220,6 +251,8 @@ class EquityEnv(ParallelEnv):
         }
         self._observation_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         self._equal_cache: OrderedDict[tuple, float] = OrderedDict()
+        self.equal_weight_reference = True
+        """Clear each day's book again with equal weights for ``L_d`` (False: ``L_d = 0``, no extra solve)."""
         self.np_random, _ = gymnasium.utils.seeding.np_random(None)
         self._episode = 0
         self.model = None
@@ -235,30 +268,33 @@ class EquityEnv(ParallelEnv):
 
         return cls(checked_study(study_path, overrides), **kwargs)
 
-    def _equity_classes(self) -> tuple[str, ...]:
-        community = self.study.community
-        if hasattr(community, "class_shares"):
-            names = [name for name, _ in community.class_shares]
-        else:
-            names = list(dict.fromkeys(p.socio_class for p in community.participants))
-        names = [n for n in names if n not in EQUITY_EXCLUDED_CLASSES]
+    def _equity_classes(self, wanted) -> tuple[str, ...]:
+        names = study_classes(self.study)
         if not names:
             raise StudyError("the study has no socio-economic classes the coordinator could weigh")
-        return tuple(names)
+        if wanted is None:
+            return names
+        wanted = tuple(str(c) for c in wanted)
+        missing = [c for c in wanted if c not in names]
+        if missing or len(set(wanted)) != len(wanted) or not wanted:
+            raise StudyError(f"coordinated classes {list(wanted)} do not fit study {self.study.name!r}, whose classes "
+                             f"are {list(names)}: missing {missing}")
+        return wanted
 
     def _allowed_starts(self) -> np.ndarray:
         held = np.zeros(DAYS_IN_YEAR, bool)
         for week in self.held_out_weeks:
             held[7 * week: 7 * week + 7] = True
-        last = DAYS_IN_YEAR - self.episode_days
-        if hasattr(self.study.community, "participants"):  # explicit community: its own days only
+        first, last = 0, DAYS_IN_YEAR - self.episode_days
+        if self.explicit_community:  # explicit community: its own days only
             if self.episode_days > self.study.days:
                 raise StudyError(f"episode_days={self.episode_days} exceeds the study's {self.study.days} days")
-            return np.arange(0, self.study.days - self.episode_days + 1)
+            first = self.study.start_day
+            last = first + self.study.days - self.episode_days
         if self.split == "train":
-            starts = [s for s in range(last + 1) if not held[s: s + self.episode_days].any()]
+            starts = [s for s in range(first, last + 1) if not held[s: s + self.episode_days].any()]
         else:
-            starts = [7 * w for w in self.held_out_weeks if 7 * w <= last]
+            starts = [7 * w for w in self.held_out_weeks if first <= 7 * w <= last]
         if not starts:
             raise StudyError(f"no {self.split} episode of {self.episode_days} day(s) fits the data year with "
                              f"held-out weeks {self.held_out_weeks}")
@@ -296,9 +332,12 @@ class EquityEnv(ParallelEnv):
             start = int(self.np_random.choice(self.starts))
         episode_seed = int(options.get("episode_seed", self.np_random.integers(2**31 - 1)))
         self._episode += 1
-        if hasattr(self.study.community, "participants"):
+        if self.explicit_community:
             study = self.study
-            self._day0 = start
+            self._day0 = start - self.study.start_day
+            if not 0 <= self._day0 <= self.study.days - self.episode_days:
+                raise StudyError(f"start_day={start}: the study's community covers days {self.study.start_day}.."
+                                 f"{self.study.start_day + self.study.days - 1}, too few for {self.episode_days} days")
         else:
             study = dataclasses.replace(self.study, start_day=start, days=self.episode_days)
             self._day0 = 0
@@ -311,7 +350,7 @@ class EquityEnv(ParallelEnv):
             market = _RememberDay(market)
         model = CommunityModel(scenario, market, seed=episode_seed, options=opts)
         self.episode_seed = episode_seed
-        self.attach(model, start, initial=options.get("weights"))
+        self.attach(model, start, initial=options.get("weights"), equal_weight_cost=self.equal_weight_reference)
         self.history = []
         self.agents = list(self.possible_agents)
         obs = self._observation()
@@ -346,7 +385,9 @@ class EquityEnv(ParallelEnv):
         model.class_weights = {**model.class_weights, **self.weights}
         self._day = 0
         self._settled: dict[str, Any] | None = None
-        self._stats = np.zeros(4 * self.n_classes + 2)
+        self.outcomes = CumulativeOutcomes(self._income, self._class_index,
+                                           self._members, self.n_classes)
+        self._loss = np.zeros(2)  # L_d and the sum of L over the episode
 
     def _delta(self, actions: dict[str, Any]) -> np.ndarray:
         missing = [a for a in self.agents if a not in actions]
@@ -432,9 +473,6 @@ class EquityEnv(ParallelEnv):
         core_terms = {}
         if self.benefit_basis == "stable":
             benefit, core_terms = self._stable_benefit(result, benefit)
-        members = self._members
-        r = benefit / np.where(need > 0, need, np.nan)
-        g = gini(r[members & np.isfinite(r)])
         book, clearing = result["book"], result["clearing"]
         cost = community_cost(clearing, book)
         cost_eq = self._equal_weight_cost(book, cost)
@@ -443,17 +481,21 @@ class EquityEnv(ParallelEnv):
         origin = trace_grid_origin(result["flows"], clearing.soc_kwh, self._charge_efficiency, book.interval_hours,
                                    self._battery_fraction)
         self._battery_fraction = origin.battery_fraction
-        stats = class_observation(bill, benefit, need, origin.use_kwh.sum(axis=1), origin.grid_kwh.sum(axis=1),
-                                  self._income, self._class_index, self.n_classes)
-        self._stats = np.concatenate([stats.reshape(-1), [g, loss]])
-        inequity = self.inequity_weight * g
+        before = self.outcomes.index
+        self.outcomes.add_day(bill, benefit, need, origin.use_kwh.sum(axis=1), origin.grid_kwh.sum(axis=1))
+        after = self.outcomes.index
+        self._loss = np.array([loss, self._loss[1] + loss])
+        inequity = self.inequity_weight * (before - after)
         efficiency = self.efficiency_weight * max(loss, 0.0)
         churn_pen = self.churn_weight * churn
         return {
-            "reward": -inequity - efficiency - churn_pen, "gini": float(g), "inequity_penalty": float(inequity),
+            "reward": inequity - efficiency - churn_pen, "gini": float(self.outcomes.day_gini),
+            "cumulative_gini": float(after), "inequity_decrease": float(before - after),
+            "inequity_reward": float(inequity),
             "community_cost": float(cost), "equal_weight_cost": float(cost_eq), "efficiency_loss": float(loss),
             "efficiency_penalty": float(efficiency), "churn": churn, "churn_penalty": float(churn_pen),
-            "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()), **core_terms,
+            "total_bill": float(bill.sum()), "standalone_bill": float(alone.sum()),
+            "standalone_bill_abs": float(np.abs(alone).sum()), **core_terms,
             # 1 when the day's clearing stopped at step_time_limit_s (a flagged incumbent, not the optimum)
             "time_limited": float(any(r.status == "time_limit" for r in clearing.solver_records)),
         }
@@ -489,7 +531,10 @@ class EquityEnv(ParallelEnv):
         doy = 2 * np.pi * (next_day % DAYS_IN_YEAR) / DAYS_IN_YEAR
         weekday = _weekday(next_day)
         calendar = [np.sin(doy), np.cos(doy), weekday / 6.0, float(weekday >= 5), self._day / self.episode_days]
-        obs = np.concatenate([self._stats, self._log_w, calendar])
+        tracker = self.outcomes
+        cost = [self._loss[0], self._loss[1] / max(tracker.days, 1)]
+        obs = np.concatenate([tracker.day_stats.reshape(-1), tracker.cumulative_stats.reshape(-1), tracker.deficits,
+                              [tracker.day_gini, tracker.index], cost, self._log_w, calendar])
         return np.clip(np.nan_to_num(obs, nan=0.0), -OBS_BOUND, OBS_BOUND).astype(np.float32)
 
     def state(self) -> np.ndarray:
@@ -506,6 +551,36 @@ class EquityEnv(ParallelEnv):
 
 
 BENEFIT_BASES = ("market", "stable")
+CLASS_ORDER = ("low", "middle", "high")
+"""Canonical order of the coordinated classes (others follow, sorted)."""
+
+
+def obs_layout(n_classes: int) -> dict[str, slice]:
+    """Where each block of the observation sits, for ``n_classes`` coordinated classes (module docstring)."""
+    k = n_classes
+    sizes = (("day", 3 * k), ("cumulative", 3 * k), ("deficit", k), ("inequity", 2), ("cost", 2), ("log_weights", k),
+             ("calendar", 5))
+    out, at = {}, 0
+    for name, size in sizes:
+        out[name] = slice(at, at + size)
+        at += size
+    return out
+
+
+def obs_size(n_classes: int) -> int:
+    """Length of the observation for ``n_classes`` coordinated classes (see the module docstring)."""
+    return obs_layout(n_classes)["calendar"].stop
+
+
+def study_classes(study: Study) -> tuple[str, ...]:
+    """The study's equity classes in canonical order (``low, middle, high`` first, then the others sorted)."""
+    community = study.community
+    if hasattr(community, "class_shares"):
+        names = {name for name, _ in community.class_shares}
+    else:
+        names = {p.socio_class for p in community.participants}
+    names -= set(EQUITY_EXCLUDED_CLASSES)
+    return tuple([c for c in CLASS_ORDER if c in names] + sorted(names - set(CLASS_ORDER)))
 #: Up to this many participants the ``stable`` basis enumerates every coalition constraint.
 STABLE_EXACT_MAX_PLAYERS = 12
 

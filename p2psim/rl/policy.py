@@ -52,6 +52,22 @@ class CoordinatorPolicy:
         """Study overrides used in training."""
         return list(self.meta["config"].get("overrides", []))
 
+    kind = "ppo"
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """The coordinated classes it was trained for (None for policies trained before they were recorded)."""
+        classes = self.env_settings.get("classes")
+        return tuple(classes) if classes else None
+
+    @property
+    def obs_size(self) -> int:
+        """Length of the observation the policy was trained on."""
+        return int(self.obs_mean.shape[0])
+
+    def reset(self) -> None:
+        """A PPO policy keeps no state between days (its memory is the observation)."""
+
     def normalise(self, obs: np.ndarray) -> np.ndarray:
         """Apply the training observation normalisation."""
         return np.clip((obs - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon), -self.clip_obs, self.clip_obs)
@@ -64,13 +80,55 @@ class CoordinatorPolicy:
         return np.clip(action, space.low, space.high).astype(np.float32)
 
 
-def load_policy(path: str | Path) -> CoordinatorPolicy:
-    """Load a policy directory (or the shipped one by study name, e.g. ``"rural"``)."""
-    from stable_baselines3 import PPO
-
+def resolve_policy_path(path: str | Path) -> Path:
+    """A policy directory: ``path`` itself, or the shipped policy of that name (``p2psim/assets/policies``)."""
     path = Path(path)
     if not path.exists() and (SHIPPED / str(path)).is_dir():
-        path = SHIPPED / str(path)
+        return SHIPPED / str(path)
+    return path
+
+
+def load_any_policy(path: str | Path):
+    """A PPO policy or a ``feedback`` controller, by directory or shipped name (``feedback``, ``ppo``)."""
+    from p2psim.rl.feedback import FeedbackController
+
+    path = resolve_policy_path(path)
+    meta_path = path / "policy.json"
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError as exc:
+            raise CheckpointError(f"cannot read {str(meta_path)!r}: {exc}") from None
+        if meta.get("kind") == "feedback":
+            return FeedbackController.from_json(meta, path)
+    return load_policy(path)
+
+
+def check_policy_fits(policy, env, study_path: str | Path) -> None:
+    """CheckpointError (exit 2) when ``policy`` was made for other classes or another observation than ``env``'s.
+
+    The policy must weigh exactly the study's classes among ``low, middle, high``; a further class
+    (the public building of mixed_income) keeps the study's weight and counts in the inequity index.
+    """
+    from p2psim.rl.env import CLASS_ORDER, study_classes
+
+    study = study_classes(env.study)
+    uncovered = [c for c in study if c in CLASS_ORDER and c not in (policy.classes or env.classes)]
+    if (policy.classes is not None and tuple(policy.classes) != tuple(env.classes)) or uncovered:
+        raise CheckpointError(f"policy {str(policy.path)!r} was made for classes {list(policy.classes or ())}; "
+                              f"{str(study_path)!r} has classes {list(study)}: a coordinator must weigh every one "
+                              f"of {list(CLASS_ORDER)} the study has (other classes keep the study's weights)")
+    if policy.obs_size != env.obs_size:
+        raise CheckpointError(f"policy {str(policy.path)!r} expects {policy.obs_size} observations; "
+                              f"{str(study_path)!r} gives {env.obs_size} (classes {list(env.classes)}): "
+                              "an incompatible observation (retrain it with this version)")
+
+
+def load_policy(path: str | Path) -> CoordinatorPolicy:
+    """Load a PPO policy directory (or a shipped one by name, e.g. ``"ppo"``)."""
+    from stable_baselines3 import PPO
+
+    path = resolve_policy_path(path)
     expected = ("model.zip", "vecnormalize.pkl", "policy.json")
     missing = [name for name in expected if not (path / name).is_file()]
     if missing:
@@ -88,27 +146,29 @@ def load_policy(path: str | Path) -> CoordinatorPolicy:
                              float(vecnorm.epsilon), meta, path)
 
 
-def coordinator_hook(policy: CoordinatorPolicy, study, *, start_day: int | None = None):
+def coordinator_hook(policy, study, *, start_day: int | None = None):
     """A CommunityModel day hook: after settle(d) the policy sets ``model.class_weights`` for d + 1.
 
-    ``study`` is the run's study (its classes and calendar); the first day is cleared with the
-    study's weights. The hook binds itself to the model on its first call.
+    ``policy`` is a PPO policy or a ``feedback`` controller (:func:`load_any_policy`); ``study`` is
+    the run's study (its classes and calendar). The first day is cleared with the study's weights;
+    the outcomes accumulate from the run's first day. The hook binds itself to the model on its
+    first call; a policy made for other classes or another observation raises CheckpointError.
     """
     from p2psim.rl.env import EquityEnv
 
     settings = {k: v for k, v in policy.env_settings.items() if k in (
-        "max_log_step", "w_min", "w_max", "inequity_weight", "efficiency_weight", "churn_weight")}
+        "max_log_step", "w_min", "w_max", "inequity_weight", "efficiency_weight", "churn_weight", "classes")}
     state: dict[str, Any] = {"model": None}
     first = study.start_day if start_day is None else start_day
 
     def hook(model, day: int, result: dict[str, Any]) -> None:
         if state["model"] is not model:
-            env = EquityEnv(study, episode_days=max(model.scenario.days, 1), held_out_weeks=(), **settings)
-            if env.obs_size != policy.obs_mean.shape[0]:
-                raise CheckpointError(f"policy {str(policy.path)!r} expects {policy.obs_mean.shape[0]} observations, "
-                                      f"the study gives {env.obs_size} (classes {env.classes})")
+            env = EquityEnv(study, episode_days=max(model.scenario.days, 1), held_out_weeks=(),
+                            settlement_rule=None, **settings)
+            check_policy_fits(policy, env, getattr(study, "name", "the study"))
             env.attach(model, first, initial=dict(result["class_weights"]), equal_weight_cost=False)
             model.day_hooks.remove(env._on_settled)  # this hook drives the observer itself
+            policy.reset()
             state.update(model=model, env=env)
         env = state["env"]
         env._reward_terms(result, 0.0)
@@ -121,15 +181,16 @@ def coordinator_hook(policy: CoordinatorPolicy, study, *, start_day: int | None 
     return hook
 
 
-def describe(policy: CoordinatorPolicy) -> str:
-    """One line naming the policy, its study and its training steps."""
-    return (f"coordinator policy {policy.path} (study {policy.meta['study_path']}, "
+def describe(policy) -> str:
+    """One line naming the policy (its study and training steps, or the controller and its gains)."""
+    if getattr(policy, "kind", "") == "feedback":
+        return policy.describe()
+    return (f"coordinator policy {policy.path} (PPO; trained on {policy.meta['study_path']}, "
             f"{policy.meta['step']} steps, seed {policy.meta['seed']})")
-
-
 def policy_json(path: str | Path) -> dict[str, Any]:
     """The JSON metadata of a policy directory."""
     return json.loads((Path(path) / "policy.json").read_text())
 
 
-__all__ = ["CoordinatorPolicy", "coordinator_hook", "describe", "load_policy"]
+__all__ = ["CoordinatorPolicy", "check_policy_fits", "coordinator_hook", "describe", "load_any_policy", "load_policy",
+           "resolve_policy_path"]

@@ -64,14 +64,14 @@ class TrainConfig:
     batch_size: int = 64
     n_epochs: int = 10
     learning_rate: float = 3e-4
-    gamma: float = 0.9
+    gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
     ent_coef: float = 0.0
     net_arch: list[int] = field(default_factory=lambda: [64, 64])
     log_std_init: float = -1.0
     checkpoint_every: int = 2048
-    env: dict[str, Any] = field(default_factory=lambda: {"episode_days": 7})
+    env: dict[str, Any] = field(default_factory=lambda: {"episode_days": 28})
     overrides: list[str] = field(default_factory=list)
 
 
@@ -79,18 +79,25 @@ def make_vec_env(study_path: str, config: TrainConfig, seed: int, *, split: str 
     """DummyVecEnv of ``config.n_envs`` Gymnasium coordinator views, wrapped in VecMonitor."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
-    from p2psim.rl.env import EquityEnv, EquityGymEnv
+    from p2psim.rl.env import CLASS_ORDER, EquityEnv, EquityGymEnv
+    from p2psim.rl.multi import MultiStudyGymEnv, study_paths
+
+    paths = study_paths(study_path)
 
     def factory(rank: int):
         def make():
-            env = EquityEnv.from_study(study_path, overrides=tuple(config.overrides), split=split, **config.env)
-            return EquityGymEnv(env)
+            settings = dict(config.env)
+            if len(paths) > 1:  # one policy for several studies: the same classes everywhere
+                settings.setdefault("classes", list(CLASS_ORDER))
+            envs = [EquityEnv.from_study(path, overrides=tuple(config.overrides), split=split, **settings)
+                    for path in paths]
+            return EquityGymEnv(envs[0]) if len(envs) == 1 else MultiStudyGymEnv(envs)
         return make
 
     venv = DummyVecEnv([factory(k) for k in range(config.n_envs)])
     venv.seed(seed)
     venv.action_space.seed(seed)
-    return VecMonitor(venv, info_keywords=("gini", "efficiency_loss"))
+    return VecMonitor(venv, info_keywords=("gini", "cumulative_gini", "efficiency_loss"))
 
 
 def _callbacks(out_dir: Path, total: int, study_path: str, config: TrainConfig, seed: int, progress: bool):
@@ -106,7 +113,7 @@ def _callbacks(out_dir: Path, total: int, study_path: str, config: TrainConfig, 
             self.writer = csv.writer(self.file)
             if new:
                 self.writer.writerow(["step", "episode_reward", "mean_gini", "mean_efficiency_loss",
-                                      "mean_churn", "wall_s"])
+                                      "mean_churn", "final_cumulative_gini", "wall_s"])
             n = self.training_env.num_envs
             self.acc = [[] for _ in range(n)]
             self.t0 = time.perf_counter()
@@ -115,11 +122,11 @@ def _callbacks(out_dir: Path, total: int, study_path: str, config: TrainConfig, 
             for k, (info, done) in enumerate(zip(self.locals["infos"], self.locals["dones"], strict=True)):
                 if "gini" in info:
                     self.acc[k].append((info["reward"], info["gini"], info["efficiency_loss"], info["churn"],
-                                        info.get("day", 0)))
+                                        info.get("cumulative_gini", 0.0)))
                 if done and self.acc[k]:
                     a = np.array(self.acc[k])
                     row = [self.num_timesteps, a[:, 0].sum(), a[:, 1].mean(), a[:, 2].mean(), a[:, 3].mean(),
-                           round(time.perf_counter() - self.t0, 2)]
+                           a[-1, 4], round(time.perf_counter() - self.t0, 2)]
                     self.writer.writerow(row)
                     self.file.flush()
                     self.logger.record_mean("equity/gini", float(a[:, 1].mean()))
@@ -201,7 +208,12 @@ def _resume(out: Path, study_path: str, say: Callable[[str], None]):
     meta = read_checkpoint_meta(ckpt / "checkpoint.json")
     config = TrainConfig(**meta["config"])
     seed = int(meta["seed"])
-    if Path(meta["study_path"]).resolve() != Path(study_path).resolve():
+    from p2psim.rl.multi import study_paths
+
+    def resolved(spec: str) -> list[Path]:
+        return [Path(p).resolve() for p in study_paths(spec)]
+
+    if resolved(meta["study_path"]) != resolved(study_path):
         raise CheckpointError(f"checkpoint {str(ckpt)!r} was trained on {meta['study_path']!r}, "
                               f"not {str(study_path)!r}")
     set_random_seed(seed)
@@ -266,7 +278,9 @@ def train(study_path: str, steps: int, out_dir: str | Path, seed: int = 0, resum
     out = Path(out_dir)
     if resume and not out.is_dir():
         intact_checkpoint(out)  # raises the "no checkpoint to resume" error
-    with owned_directory(out, "train", inputs=[study_path], must_exist=resume, legacy=_legacy_run) as owned:
+    from p2psim.rl.multi import study_paths
+
+    with owned_directory(out, "train", inputs=study_paths(study_path), must_exist=resume, legacy=_legacy_run) as owned:
         owned.worth_keeping = lambda: (out / "checkpoints" / "latest.json").exists()
         try:
             if resume:

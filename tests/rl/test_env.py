@@ -68,12 +68,15 @@ def test_reward_terms_logged_and_consistent():
     env.reset(seed=1)
     _, rewards, _, _, infos = env.step({COORDINATOR: np.array([0.2, 0.0, -0.2], np.float32)})
     info = infos[COORDINATOR]
-    for key in ("gini", "inequity_penalty", "efficiency_loss", "efficiency_penalty", "churn", "churn_penalty",
-                "community_cost", "equal_weight_cost"):
+    for key in ("gini", "cumulative_gini", "inequity_reward", "efficiency_loss", "efficiency_penalty", "churn",
+                "churn_penalty", "community_cost", "equal_weight_cost"):
         assert key in info and np.isfinite(info[key])
     assert info["churn"] == pytest.approx(0.08, rel=1e-5)
     assert rewards[COORDINATOR] == pytest.approx(
-        -info["inequity_penalty"] - info["efficiency_penalty"] - info["churn_penalty"])
+        info["inequity_reward"] - info["efficiency_penalty"] - info["churn_penalty"])
+    # first day: G_{-1} = 0 and one day accumulated, so the cumulative index is the day's
+    assert info["cumulative_gini"] == pytest.approx(info["gini"])
+    assert info["inequity_reward"] == pytest.approx(-10.0 * info["cumulative_gini"])
 
 
 def test_weights_enter_the_gate_and_reward_after_settlement():
@@ -216,22 +219,29 @@ def test_stable_benefit_basis_pays_a_core_allocation():
 
 
 def test_the_coordinator_observes_what_the_rule_pays():
-    """Settled by a rule, the observation's class bills and the reward's Gini are the rule's, not the market's."""
+    """Settled by a rule (the study's, kept with settlement_rule=None), the observation and the Gini are the rule's."""
     from p2psim.metrics.inequality import gini
+    from p2psim.rl.env import obs_layout
 
-    env = make_env(episode_days=1, overrides=["community.max_participants=5", "settlement_rule=equal_split"])
+    env = make_env(episode_days=1, settlement_rule=None,
+                   overrides=["community.max_participants=5", "settlement_rule=equal_split"])
     env.reset(seed=0)
     agent = env.agents[0]
     obs, _, _, _, infos = env.step({agent: np.zeros(env.action_space(agent).shape, np.float32)})
     bills = env.model.day_results[-1]["bills"]
     k = env.n_classes
 
-    def class_means(values):
-        return [values[env._class_index == c].mean() for c in range(k)]
+    def class_relative_benefit(benefit):
+        return [benefit[env._class_index == c].sum() / bills["need_cost"][env._class_index == c].sum()
+                for c in range(k)]
 
-    np.testing.assert_allclose(obs[agent][:k], class_means(bills["bill"]), rtol=1e-5)
-    assert not np.allclose(class_means(bills["bill"]), class_means(bills["market_bill"]))
+    day_relative = obs[agent][obs_layout(k)["day"]][2 * k: 3 * k]
+    np.testing.assert_allclose(day_relative, class_relative_benefit(bills["benefit"]), rtol=1e-5)
+    market_benefit = bills["standalone_bill"] - bills["market_bill"]
+    assert not np.allclose(class_relative_benefit(bills["benefit"]), class_relative_benefit(market_benefit))
     members = env._members
     r = bills["benefit"][members] / bills["need_cost"][members]
     assert infos[agent]["gini"] == pytest.approx(gini(r))
     np.testing.assert_allclose(bills["benefit"], bills["benefit"][0])  # equal split of the realised gain
+    # by default the environment pays market bills (cheap episodes for training and evaluation)
+    assert make_env(episode_days=1, overrides=["settlement_rule=equal_split"]).study.settlement_rule == "market"

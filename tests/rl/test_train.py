@@ -103,14 +103,40 @@ def test_evaluate_one_seed_two_days(trained, tmp_path):
     from p2psim.rl.evaluate import evaluate
 
     _, policy_dir = trained
-    summary = evaluate(RURAL, policy_dir, [0], 2, tmp_path / "eval", weeks=(18,), grid_episodes=1)
-    assert set(summary.policy) == {"ppo", "equal", "inverse_income", "best_static"}
-    for name in ("summary.md", "summary.csv", "episodes.csv", "gini_over_days.png", "weights_over_time.png",
-                 "community_cost.png"):
+    summary = evaluate(RURAL, policy_dir, 200, 2, [0], tmp_path / "eval", progress=False)
+    assert set(summary["policies"]) == {"ppo", "equal", "inverse_income", "best_static", "feedback"}
+    for name in ("summary.md", "summary.json", "episodes.csv", "days.csv", "static_search.csv",
+                 "cumulative_inequity.png"):
         assert (tmp_path / "eval" / name).is_file(), name
     days = pd.read_csv(tmp_path / "eval" / "days.csv")
-    assert len(days) == 4 * 2
-    assert np.isfinite(summary.mean_gini).all()
+    assert len(days) == 5 * 2
+    assert np.isfinite([e["final_cumulative_inequity"] for e in summary["policies"].values()]).all()
+    assert set(summary["policies"]["ppo"]["paired_against"]) == {"equal", "inverse_income", "best_static", "feedback"}
+
+
+def test_policy_with_another_observation_exits_2(trained, tmp_path, capsys):
+    import pickle
+    import shutil
+    from types import SimpleNamespace
+
+    import p2psim.cli.rl  # noqa: F401 - registers the sub-commands
+    from p2psim.cli import main
+
+    _, policy_dir = trained
+    old = tmp_path / "old"
+    shutil.copytree(policy_dir, old)
+    with open(old / "vecnormalize.pkl", "rb") as f:
+        vecnorm = pickle.load(f)
+    # the statistics of an earlier version's 22 observations (what load_policy reads of the file)
+    stats = SimpleNamespace(obs_rms=SimpleNamespace(mean=np.zeros(22), var=np.ones(22)), clip_obs=vecnorm.clip_obs,
+                            epsilon=vecnorm.epsilon)
+    with open(old / "vecnormalize.pkl", "wb") as f:
+        pickle.dump(stats, f)
+    code = main(["evaluate", RURAL, "--policy", str(old), "--start-day", "3", "--days", "2", "--out",
+                 str(tmp_path / "out")])
+    assert code == 2
+    assert "expects 22 observations" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):
@@ -118,19 +144,19 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     from p2psim.cli import main
 
     assert main(["train", RURAL, "--steps", "0", "--out", str(tmp_path)]) == 2
-    assert main(["evaluate", RURAL, "--policy", str(tmp_path / "nothing")]) == 2
+    assert main(["evaluate", RURAL, "--policy", str(tmp_path / "nothing"), "--start-day", "0", "--days", "1"]) == 2
     assert "lacks" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_full_training_beats_equal_weights(tmp_path):
-    """The issue's target on one seed (see benchmarks/bench_rl.py for the multi-seed version)."""
+    """PPO against equal weights on rural, one seed (benchmarks/results/coordinator.md has the protocol)."""
     from p2psim.rl.evaluate import evaluate
 
-    cfg = TrainConfig(env={"episode_days": 7, "market": "eqwm_v1"}, overrides=["equity.use_binaries=never"])
+    cfg = TrainConfig(env={"episode_days": 28, "market": "eqwm_v1"}, overrides=["equity.use_binaries=never"])
     policy = train(RURAL, 6000, tmp_path / "run", seed=0, config=cfg, progress=False)
-    summary = evaluate(RURAL, policy, [0, 1], 7, tmp_path / "eval").set_index("policy")
-    assert summary.loc["ppo", "mean_gini"] < summary.loc["equal", "mean_gini"]
+    summary = evaluate(RURAL, policy, 35, 28, [0, 1], tmp_path / "eval", progress=False)["policies"]
+    assert summary["ppo"]["final_cumulative_inequity"] < summary["equal"]["final_cumulative_inequity"]
 
 
 # -- steps, damaged checkpoints and interrupts (issue 13) ----------------------------------------------------
