@@ -125,6 +125,19 @@ class EnergyDayGame:
             value = self._cost[mask] = self._solve(mask)
             return value
 
+    def cost_and_cut(self, mask: int) -> tuple[float, tuple[float, np.ndarray] | None]:
+        """c(S) (cached) and an affine lower bound ``c(T) >= alpha + slope @ z_T`` on every coalition T.
+
+        The bound comes from the duals of S's LP in the full model
+        (:meth:`~p2psim.markets._coalition.CoalitionSolver.cut`; one warm re-solve), tight at S;
+        ``None`` when S is infeasible or the duals give no valid bound.
+        """
+        mask = int(mask)
+        cost, cut = self.solver.cut(self.members_of_mask(mask))
+        if mask not in self._cost:
+            self._cost[mask] = self._solve(mask) if self.uses_aggregate(mask) else float(cost)
+        return self._cost[mask], cut
+
     def costs_of_masks(self, masks: Iterable[int], *, workers: int = 1) -> np.ndarray:
         """c(S) for many bitmasks at once (cached), fanned out over ``workers`` processes.
 
