@@ -15,6 +15,7 @@ from math import comb
 
 import numpy as np
 
+from p2psim.errors import GameError
 from p2psim.game._bits import all_masks, popcount, with_player, without_player
 from p2psim.game._validate import make_rng, validate_method
 from p2psim.game.allocation import Allocation
@@ -57,6 +58,8 @@ def shapley_value(
     seed: int | np.random.Generator | None = None,
     *,
     sampler: str = "stratified",
+    baseline: np.ndarray | None = None,
+    target_se: float | None = None,
 ) -> Allocation:
     """Return the Shapley value ``phi`` of the savings game ``(players, value)``.
 
@@ -71,6 +74,9 @@ def shapley_value(
         sampler: ``"stratified"`` (position-stratified, Neyman-allocated chains; default) or
             ``"antithetic"`` (random orders paired with their reverses). See
             :mod:`p2psim.game.shapley_sampling`.
+        baseline: ``"antithetic"`` only: a control-variate game's values at all ``2**n``
+            coalitions; ``phi(b)`` is exact and only ``phi(v - b)`` is sampled.
+        target_se: ``"antithetic"`` only: stop once every standard error is at most this.
 
     Returns:
         An :class:`Allocation` with ``method="shapley"``; for ``"sampled"`` ``exact=False``
@@ -91,7 +97,11 @@ def shapley_value(
             n_value_calls=game.n_value_calls - calls0,
         )
     validate_method(sampler, tuple(_SAMPLERS), "shapley_value sampler")
-    phi, se, meta = _SAMPLERS[sampler](game, budget, make_rng(seed), calls0)
+    extra = {k: v for k, v in (("baseline", baseline), ("target_se", target_se)) if v is not None}
+    if extra and sampler != "antithetic":
+        raise GameError(f"{' and '.join(extra)} need sampler='antithetic' (the {sampler} sampler has its own "
+                        "control variates and budget allocation)")
+    phi, se, meta = _SAMPLERS[sampler](game, budget, make_rng(seed), calls0, **extra)
     meta = {"sampler": sampler, "budget": budget, **meta}
     return Allocation.from_array(
         game.players,
