@@ -34,8 +34,9 @@ Days are independent games and fan out across processes. Run totals are sums ove
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,9 @@ from p2psim.inequality import gini, jain_or_nan
 SAMPLER_MINIMUM = {"antithetic": antithetic_min_budget, "stratified": stratified_min_budget}
 """Smallest budget each Shapley sampler accepts for n players (the options' budget is raised to it)."""
 
+ORACLE_CHECK = {"bounds": "bounds", "milp": "oracle"}
+"""The core-check method (:data:`p2psim.game.core.CHECK_LABELS`) of each ``core_oracle``."""
+
 RULES = ("shapley", "weighted_shapley", "nucleolus", "owen", "equitable_core", "equal_split", "proportional", "market")
 
 
@@ -65,21 +69,35 @@ class AllocationOptions:
     the Shapley values are sampled and the core check is the MILP oracle's (``rowgen_max_players``)."""
     nucleolus_max_players: int = 10
     sampled_budget: int = 300
-    """Value calls per day per sampled estimator (Shapley, weighted Shapley)."""
+    """Most value calls per day per sampled estimator (Shapley, weighted Shapley)."""
+    target_relative_se: float | None = 0.01
+    """Sampling target: a day's estimators stop drawing (after at least 8 draws) once every member's
+    standard error is at most ``target_relative_se * sqrt(run_days) * |v_d(N)| / n``: on days of
+    similar gain, each member's run total then carries a standard error of about this share of the
+    mean member's run total (sqrt(sum of the days' variances)); the reported errors are the measured
+    ones. ``None``: always spend ``sampled_budget``. Long runs need far fewer draws a day for the same
+    precision of their totals."""
+    run_days: int = 1
+    """Days in the run (:func:`allocate` sets it): the per-day sampling target scales with its square root."""
     core_check_budget: int = 100
     """Value calls per day per sampled core check (a lower bound on the largest excess)."""
     rowgen_max_players: int = 16
     """Above ``exact_max_players``, compute the equitable core (the core point closest to the weighted
-    Shapley value) by row generation with the membership MILP oracle up to this many players (2-16 s a
-    day on the rural week at n = 14, one core), and check every rule's core membership exactly with
-    the same oracle (its proven largest excess: about 0.9 s a day for the six rules at n = 14; the
-    number of violated coalitions is not counted). Above it the core check samples coalitions (a lower
+    Shapley value) by row generation with the day's exact oracle (``core_oracle``) up to this many
+    players, and check every rule's core membership exactly with the same oracle (its proven largest
+    excess; the number of violated coalitions is not counted). Above it the core check samples coalitions (a lower
     bound on the largest excess) and the allocation stage takes the closest
     *certified* core point (:func:`p2psim.game.energy_inner.certified_core_allocation`: one LP, a
     proven core point, with a lower bound on the closest core point's distance in its ``meta``).
     Without binding shared limits that point is the Owen allocation closest to the target (usually
     the Owen allocation itself; see docs/model.md 5a): stable and proven, but no fairer than Owen.
     benchmarks/results/stable.md shows row generation at n = 50."""
+    core_oracle: str = "bounds"
+    """The exact oracle of ``rowgen_max_players``: ``"bounds"`` (:mod:`p2psim.game.energy_bounds`: every
+    coalition bounded by LP-dual cuts, the few that could matter costed; equitable core and the six
+    checks about 0.8 s a day at n = 14, one core) or ``"milp"`` (the membership MILP of
+    :mod:`p2psim.game.energy_separation`: 2-16 s a day). Both prove the same figures; the labels say
+    which (``exact (LP-dual bounds)`` / ``exact (MILP oracle)``)."""
     certified_max_players: int = 100
     """Largest community given the closest certified core point above ``rowgen_max_players`` (0: none;
     one LP per day, about 8 s at n = 100)."""
@@ -118,8 +136,7 @@ def allocate_day(job: tuple[DayGameSpec, dict[str, float], tuple[str, ...], Allo
 def _allocate_day(
     spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions
 ) -> dict[str, Any]:
-    from p2psim.game import CachedGame, nucleolus, shapley_value, weighted_shapley_value
-    from p2psim.game.energy_separation import membership_separation
+    from p2psim.game import CachedGame, nucleolus
     from p2psim.game.weighted import group_std_error
 
     start = time.perf_counter()
@@ -127,41 +144,40 @@ def _allocate_day(
     players = game.players
     n = len(players)
     exact = n <= options.exact_max_players
-    method = "exact" if exact else "sampled"
     # one separation model a day, shared by the equitable core (row generation) and every core check
-    oracle = membership_separation(game) if not exact and n <= options.rowgen_max_players else None
+    oracle = day_oracle(game, options) if not exact and n <= options.rowgen_max_players else None
     seed = options.seed * 1000 + spec.day
     if exact:
         game.all_values()  # every coalition once, in Gray order (warm re-solves); cached in the game
     grand = game.value(frozenset(players))
     cached = CachedGame(players, game.value)  # one cache shared by every solution concept
-    out: dict[str, Any] = {}
-    extra = {} if exact else {"sampler": options.sampler}
-    budget = None if exact else max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n))
-    out["shapley"] = shapley_value(players, cached, method=method, budget=budget, seed=seed, **extra)
-    out["weighted_shapley"] = weighted_shapley_value(
-        players,
-        cached,
-        {p: weights[p] for p in players},
-        method=method,
-        budget=None if exact else max(options.sampled_budget, weighted_min_budget(n)),
-        seed=seed + 1,
-    )
-    if n <= options.nucleolus_max_players:
-        out["nucleolus"] = nucleolus(players, cached)
     positive = np.clip(game.standalone_cost, 0, None)
     share = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
-    out["owen"] = owen_allocation(game, share)
+    fixed = {
+        "owen": owen_allocation(game, share),
+        "equal_split": dict(zip(players, np.full(n, grand / n), strict=True)),
+        "proportional": dict(zip(players, grand * share, strict=True)),
+    }
+    check = "exact" if exact else "sampled" if oracle is None else ORACLE_CHECK[options.core_oracle]
+
+    def check_rule(allocation) -> dict[str, Any]:
+        return core_check(cached, allocation, check, oracle, options.core_check_budget, seed + 2)
+
+    core, baseline = {}, None
+    if check == "bounds":
+        # the rules that need no sampling are checked first: the coalitions costed and the cuts of their
+        # proofs make the surrogate game whose exact Shapley values are the estimators' control variate
+        core = {rule: check_rule(allocation) for rule, allocation in fixed.items()}
+        baseline = oracle.surrogate_values()
+    out: dict[str, Any] = sampled_values(cached, weights, options, seed, baseline=baseline)
+    if n <= options.nucleolus_max_players:
+        out["nucleolus"] = nucleolus(players, cached)
+    out["owen"] = fixed["owen"]
     stable = equitable_core(game, cached, out["weighted_shapley"], options, oracle)
     if stable is not None:
         out["equitable_core"] = stable
-    out["equal_split"] = dict(zip(players, np.full(n, grand / n), strict=True))
-    out["proportional"] = dict(zip(players, grand * share, strict=True))
-    check = "exact" if exact else "oracle" if oracle is not None else "sampled"
-    core = {
-        rule: core_check(cached, allocation, check, oracle, options.core_check_budget, seed + 2)
-        for rule, allocation in out.items()
-    }
+    out["equal_split"], out["proportional"] = fixed["equal_split"], fixed["proportional"]
+    core = {rule: core[rule] if rule in core else check_rule(allocation) for rule, allocation in out.items()}
     amounts = {rule: {p: float(a[p]) for p in players} for rule, a in out.items()}
     std_error = {rule: dict(a.std_error) for rule, a in out.items() if getattr(a, "std_error", None) is not None}
     return {
@@ -175,8 +191,53 @@ def _allocate_day(
         "core": core,
         "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in game.index]),
         "n_solves": game.n_solves,
+        "draws": {rule: int(out[rule].meta.get("pairs", out[rule].meta.get("orders", 0))) if not exact else 0
+                  for rule in ("shapley", "weighted_shapley")},
+        "control_variate": baseline is not None,
         "seconds": time.perf_counter() - start,
     }
+
+
+def sampled_values(cached, weights: dict[str, float], options: AllocationOptions, seed: int,
+                   baseline: np.ndarray | None = None) -> dict[str, Any]:
+    """The day's Shapley and weighted Shapley values: exact up to ``exact_max_players``, else sampled.
+
+    Sampled: at most ``sampled_budget`` value calls each, stopping early once every member's
+    standard error is at most ``target_relative_se * sqrt(run_days) * |v(N)| / n`` (see
+    :class:`AllocationOptions`), with ``baseline`` as the control variate when given.
+    """
+    from p2psim.game import shapley_value, weighted_shapley_value
+
+    players, n = cached.players, cached.n
+    weights = {p: weights[p] for p in players}
+    if n <= options.exact_max_players:
+        return {"shapley": shapley_value(players, cached, method="exact"),
+                "weighted_shapley": weighted_shapley_value(players, cached, weights, method="exact")}
+    target = None
+    if options.target_relative_se is not None:
+        target = options.target_relative_se * math.sqrt(options.run_days) * abs(cached.grand_value()) / n
+    extra: dict[str, Any] = {"sampler": options.sampler}
+    if options.sampler == "antithetic":
+        extra.update(baseline=baseline, target_se=target)
+    return {
+        "shapley": shapley_value(players, cached, method="sampled", seed=seed,
+                                 budget=max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n)), **extra),
+        "weighted_shapley": weighted_shapley_value(
+            players, cached, weights, method="sampled", seed=seed + 1,
+            budget=max(options.sampled_budget, weighted_min_budget(n)), baseline=baseline, target_se=target,
+        ),
+    }
+
+
+def day_oracle(game: EnergyDayGame, options: AllocationOptions):
+    """The day's exact separation oracle (``options.core_oracle``): LP-dual bounds or the membership MILP."""
+    if options.core_oracle == "bounds":
+        from p2psim.game.energy_bounds import dual_bound_separation
+
+        return dual_bound_separation(game)
+    from p2psim.game.energy_separation import membership_separation
+
+    return membership_separation(game)
 
 
 def owen_allocation(game: EnergyDayGame, share: np.ndarray) -> dict[str, float]:
@@ -204,14 +265,13 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
     one is built when ``None``). Above: the closest certified core point, or None when none exists.
     """
     from p2psim.game import equitable_core_allocation
-    from p2psim.game.energy_separation import membership_separation
 
     n = len(game.players)
     if n <= options.exact_max_players:
         return equitable_core_allocation(game.players, cached, target=dict(target), method="exact")
     if n <= options.rowgen_max_players:
         return equitable_core_allocation(
-            game.players, cached, target=dict(target), method="rowgen", separation=oracle or membership_separation(game)
+            game.players, cached, target=dict(target), method="rowgen", separation=oracle or day_oracle(game, options)
         )
     if n > options.certified_max_players:
         return None
@@ -258,6 +318,7 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
     people = result.participants
     group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
+    options = replace(options, run_days=len(specs))
     days = map_days(
         allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers, backend=options.backend
     )
@@ -324,6 +385,9 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
                     "seconds": d["seconds"],
                     "core_check_seconds": float(sum(c["seconds"] for c in d["core"].values())),
                     "least_advantaged_weighted_shapley_se": d["group_std_error"],
+                    "shapley_pairs": d["draws"]["shapley"],
+                    "weighted_shapley_orders": d["draws"]["weighted_shapley"],
+                    "control_variate": d["control_variate"],
                     "exact": d["exact"],
                 }
                 for d in days
