@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -105,6 +106,9 @@ class AllocationOptions:
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
     backend: str = "local"
+    """Fan-out backend of the days (:mod:`p2psim.parallel`): ``"local"`` processes or ``"ray"``."""
+    address: str | None = None
+    """Ray cluster to join (``backend="ray"``); ``None`` starts a private one on loopback."""
     seed: int = 0
 
 
@@ -311,17 +315,22 @@ def fairness(amounts: np.ndarray, need: np.ndarray) -> dict[str, float]:
     }
 
 
-def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.DataFrame]:
-    """Run the allocation stage on a finished run; return the daily and the run tables."""
+def allocate(result, options: AllocationOptions | None = None,
+             progress: Callable[[int], None] | None = None) -> dict[str, pd.DataFrame]:
+    """Run the allocation stage on a finished run; return the daily and the run tables.
+
+    The days fan out through ``options.backend`` (:func:`p2psim.parallel.fan_out`); ``progress(1)``
+    is called as each day finishes.
+    """
     options = options or AllocationOptions()
     weights = socio_economic_weights(result.participants)
     people = result.participants
     group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
     options = replace(options, run_days=len(specs))
-    days = map_days(
-        allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers, backend=options.backend
-    )
+    days = map_days(allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers,
+                    backend=options.backend, address=options.address,
+                    done=None if progress is None else lambda _, __: progress(1))
     bills = result.bills
     rows = []
     for day in days:

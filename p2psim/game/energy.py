@@ -269,18 +269,14 @@ def map_days(
     workers: int = 1,
     backend: str = "local",
     address: str | None = None,
+    done: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
     """Apply ``func`` to every day, serially, across local processes, or on a Ray cluster.
 
-    ``func`` must be importable (defined at module level) so workers do not rebuild it per task.
-    Results come back in day order whatever the backend.
+    The one fan-out backend of :func:`p2psim.parallel.fan_out`: ``func`` must be importable (defined
+    at module level) so workers do not rebuild it per task; results come back in day order whatever
+    the backend, and ``done(index, result)`` is called as each day finishes.
     """
-    if backend == "ray":
-        from p2psim.parallel import ray_map
+    from p2psim.parallel import fan_out
 
-        return ray_map(func, specs, workers=workers, address=address)
-    if backend != "local":
-        raise GameError(f"backend={backend!r} is not known; use 'local' or 'ray'")
-    if workers <= 1 or len(specs) <= 1:
-        return [func(spec) for spec in specs]
-    return process_map(func, specs, workers)
+    return fan_out(func, specs, backend=backend, workers=workers, address=address, done=done)
