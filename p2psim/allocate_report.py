@@ -213,11 +213,14 @@ def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], cur
     )
 
 
-def allocation_stage(result, options: AllocationOptions | None = None):
-    """Stage for :mod:`p2psim.stages`: allocate, extend the summary, return the writer."""
+def allocation_stage(result, options: AllocationOptions | None = None, progress=None):
+    """Stage for :mod:`p2psim.stages`: allocate, extend the summary, return the writer.
+
+    ``progress(1)`` (optional) is called as each day's game is solved.
+    """
     if not result.study.allocation:
         return None
-    tables = allocate(result, options or AllocationOptions(seed=result.study.seed))
+    tables = allocate(result, options or AllocationOptions(seed=result.study.seed), progress=progress)
     result.extras["allocation"] = tables
     result.summary.update(summary_keys(tables))
     currency = result.scenario.tariffs.currency
