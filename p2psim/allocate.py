@@ -81,7 +81,9 @@ class AllocationOptions:
     run_days: int = 1
     """Days in the run (:func:`allocate` sets it): the per-day sampling target scales with its square root."""
     core_check_budget: int = 100
-    """Value calls per day per sampled core check (a lower bound on the largest excess)."""
+    """New coalitions valued per day by the sampled core check (a lower bound on the largest excess). The
+    day's coalitions are drawn once and every rule is checked on all the coalitions the day's game has
+    valued (these draws, and the prefixes of the sampled Shapley orders), so the rules share one set."""
     rowgen_max_players: int = 16
     """Above ``exact_max_players``, compute the equitable core (the core point closest to the weighted
     Shapley value) by row generation with the day's exact oracle (``core_oracle``) up to this many
@@ -143,7 +145,7 @@ def _allocate_day(
     from p2psim.game import CachedGame, nucleolus
     from p2psim.game.weighted import group_std_error
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     game = EnergyDayGame(spec)
     players = game.players
     n = len(players)
@@ -164,8 +166,13 @@ def _allocate_day(
     }
     check = "exact" if exact else "sampled" if oracle is None else ORACLE_CHECK[options.core_oracle]
 
+    drawn = []  # sampled: the first rule's check draws the day's coalitions, the others reuse them
+
     def check_rule(allocation) -> dict[str, Any]:
-        return core_check(cached, allocation, check, oracle, options.core_check_budget, seed + 2)
+        sampled = check == "sampled"
+        budget = 0 if sampled and drawn else options.core_check_budget
+        drawn.append(True)
+        return core_check(cached, allocation, check, oracle, budget, seed + 2, known=sampled)
 
     core, baseline = {}, None
     if check == "bounds":
@@ -199,6 +206,7 @@ def _allocate_day(
                   for rule in ("shapley", "weighted_shapley")},
         "control_variate": baseline is not None,
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
     }
 
 
@@ -392,6 +400,7 @@ def allocate(result, options: AllocationOptions | None = None,
                     "cooperative_gain": d["grand_value"],
                     "n_solves": d["n_solves"],
                     "seconds": d["seconds"],
+                    "cpu_seconds": d["cpu_seconds"],
                     "core_check_seconds": float(sum(c["seconds"] for c in d["core"].values())),
                     "least_advantaged_weighted_shapley_se": d["group_std_error"],
                     "shapley_pairs": d["draws"]["shapley"],

@@ -180,6 +180,8 @@ def max_core_excess(
     budget: int | None = None,
     seed: int | np.random.Generator | None = None,
     oracle: ExcessOracle | None = None,
+    *,
+    known: bool = False,
 ) -> CoreExcess:
     """Find the coalition that gains most by leaving the allocation ``x``.
 
@@ -193,9 +195,12 @@ def max_core_excess(
             it by LP-dual bounds (:class:`p2psim.game.energy_bounds.DualBoundSeparation`);
             ``"sampled"`` checks random coalitions (size uniform on ``1..n-1``, then members
             uniform) until ``budget`` value calls are spent -- the result is a lower bound.
-        budget: Value calls for ``"sampled"`` (required).
+        budget: Value calls for ``"sampled"`` (required; 0 allowed with ``known``).
         seed: Seed or generator for ``"sampled"``.
         oracle: For ``"oracle"`` and ``"bounds"`` (required): an :data:`ExcessOracle` of this game.
+        known: For ``"sampled"``: also check, for free, every proper coalition whose value the
+            game already holds (a shared :class:`CachedGame`: e.g. the prefixes of a sampled
+            Shapley estimate's orders, or another allocation's check); still a lower bound.
 
     Returns:
         A :class:`CoreExcess`.
@@ -224,9 +229,14 @@ def max_core_excess(
         return CoreExcess(float(excess), frozenset(worst), None if violated else 0, (1 << n) - 2, True,
                           game.n_value_calls - calls0, method=method, upper_bound=float(upper), violated=violated,
                           note="exact by a separation oracle; the number of violated coalitions is not counted")
-    budget = validate_budget(budget, 1, "sampled max_core_excess")
+    budget = validate_budget(budget, 0 if known else 1, "sampled max_core_excess")
     rng = make_rng(seed)
     limit, checked, seen_values = calls0 + budget, {}, [0.0]
+    if known:
+        for mask in game.known_masks():
+            if 0 < mask < (1 << n) - 1:
+                seen_values.append(game.value_of_mask(mask))
+                checked[mask] = seen_values[-1] - float(x[[k for k in range(n) if (mask >> k) & 1]].sum())
     for _ in range(50 * budget):
         if game.n_value_calls >= limit or len(checked) == (1 << n) - 2:
             break
