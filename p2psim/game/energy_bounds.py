@@ -43,11 +43,12 @@ whose exact Shapley values make the control variate of the sampled estimators.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 
 from p2psim.errors import GameError
+from p2psim.game.energy_separation import player_vector
 
 MAX_PLAYERS = 20
 """Largest game the bounds enumerate (2^20 coalitions: 160 MB of membership rows)."""
@@ -184,10 +185,7 @@ class DualBoundSeparation:
             values) and the proven upper bound on the largest excess, ``e + slack``.
         """
         start = time.perf_counter()
-        if isinstance(allocation, Mapping):
-            x = np.array([float(allocation[p]) for p in self.game.players])
-        else:
-            x = np.asarray(allocation, dtype=float)
+        x = player_vector(self.game.players, allocation)
         self.stats["excess_calls"] += 1
         ub, k, _ = self._largest(x)
         self.stats["seconds"] += time.perf_counter() - start
