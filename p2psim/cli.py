@@ -119,8 +119,8 @@ def run_command(argv: list[str]) -> int:
     parser.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
     add_backend_arguments(parser, "processes or Ray CPUs for the allocation stage's days (default 2)")
     args = parser.parse_args(argv)
+    fan_out = backend_options(args)  # first: joining a Ray --address may take seconds
     study = study_from_args(args)
-    fan_out = backend_options(args)
     out = Path(args.out) if args.out else default_out(study)
     with output_directory(out, "run", inputs=[args.study]) as staging, \
             run_progress(study, fan_out.get("workers", 2)) as progress:

@@ -11,9 +11,9 @@ results are identical (only wall-clock timings differ).
   ignore Ctrl-C, which reaches the whole process group: the parent stops them).
 - ``"ray"``: Ray tasks (one CPU each, no retries). Without ``address`` a private single-node cluster
   is started on loopback (127.0.0.1, dashboard off, ``num_cpus=workers``) and shut down afterwards;
-  with ``address`` it joins that cluster, after :func:`check_backend` made sure something answers
-  there (a TCP connection within :data:`CONNECT_TIMEOUT_S`), so an unreachable address fails in
-  seconds instead of hanging. Interrupted, the pending tasks are cancelled. Ray is an optional extra
+  with ``address`` it joins that cluster, which :func:`check_backend` does before any work (a TCP
+  probe within :data:`CONNECT_TIMEOUT_S` first), so an unreachable address fails in seconds, not
+  after the simulation. Interrupted, the pending tasks are cancelled. Ray is an optional extra
   (``pip install 'p2psim[ray]'``); a cluster already initialised in this process is used as it is.
 
 Bad requests (unknown backend, Ray missing, an address nothing answers at) raise
@@ -36,9 +36,11 @@ RAY_MISSING = "--backend ray needs Ray, which is not installed; run: pip install
 
 
 def check_backend(backend: str, workers: int, address: str | None) -> None:
-    """StudyError unless the backend can run: a known name, >= 1 worker, Ray importable and its address answering.
+    """StudyError unless the backend can run: a known name, >= 1 worker, Ray importable and its cluster joined.
 
-    Cheap (at most :data:`CONNECT_TIMEOUT_S`): callers run it before any long work.
+    Callers run it before any long work. With an ``address`` it joins that cluster now (the later
+    fan-outs use the connection): nothing listening fails within :data:`CONNECT_TIMEOUT_S`, and so
+    does a listener that is not a Ray cluster (Ray's retries are limited to as many seconds).
     """
     if backend not in BACKENDS:
         raise StudyError(f"--backend {backend!r} is not a backend; use one of {list(BACKENDS)}")
@@ -48,8 +50,8 @@ def check_backend(backend: str, workers: int, address: str | None) -> None:
         raise StudyError(f"--address {address} is only used with --backend ray")
     if backend == "ray":
         ray_module()
-        if address:
-            check_address(address)
+        if address:  # join now: something may accept TCP there without being Ray
+            ensure_ray(workers, address)
 
 
 def check_address(address: str) -> None:
@@ -160,6 +162,9 @@ def ensure_ray(workers: int, address: str | None = None):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address:
         check_address(address)
+        # a cluster that is up answers at once; Ray would retry 20 times (~1 s each) and log every attempt
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(int(CONNECT_TIMEOUT_S)))
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
