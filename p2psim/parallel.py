@@ -50,7 +50,8 @@ def check_backend(backend: str, workers: int, address: str | None) -> None:
         raise StudyError(f"--address {address} is only used with --backend ray")
     if backend == "ray":
         ray_module()
-        if address:  # join now: something may accept TCP there without being Ray
+        if address:  # probe, then join now: something may accept TCP there without being Ray
+            check_address(address)
             ensure_ray(workers, address)
 
 
