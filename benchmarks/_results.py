@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,3 +14,8 @@ def publish(path: str | Path, lines: Sequence[str]) -> None:
     text = "\n".join(lines) + "\n"
     write_text_atomic(path, text)
     print(text, end="")
+
+
+def uptime() -> str:
+    """The machine's ``uptime`` line (load averages), to print next to timings."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

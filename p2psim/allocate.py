@@ -1,11 +1,18 @@
 """The allocation stage of every run: who gets the cooperative gain, under which rule, and is it stable.
 
 Per day d the energy savings game v_d (:mod:`p2psim.game.energy`) is solved and its gain v_d(N)
-allocated by: the Shapley value; the Kalai-Samet weighted Shapley value with socio-economic weights
-w_i = (median income of the community) / (median income of i's class) (lower income, larger
-weight); the nucleolus (small communities); equal split v(N)/n; and shares proportional to the
-positive part of the stand-alone cost. The market's own settlement (each participant's settled
-benefit against its settled stand-alone bill) is reported next to them. Settlement and game treat the
+allocated by: the Shapley value; the Kalai-Samet weighted Shapley value with the socio-economic
+weights in force that day, w_i = w_{c(i)}, the class weights the day was cleared with (the study's,
+or the equity coordinator's when one runs: the same weights a study settled by ``weighted_shapley``
+or ``equitable_core`` pays its members with, :mod:`p2psim.settlement_rule`); the nucleolus (small
+communities); the Owen (LP-dual) allocation; the equitable core (the core point closest to the
+weighted Shapley value); equal split v(N)/n; and shares proportional to the positive part of the
+stand-alone cost. (:func:`socio_economic_weights` gives income-based weights, median income over
+the class median, for studies that want class weights by income.) The market's own settlement (each
+participant's market benefit, stand-alone bill minus market bill) is reported next to them. When the
+study settles by a rule, the day loop already computed that rule's allocation (and what it needs)
+for every day (:func:`allocate_rule_day`); the stage takes those allocations and their coalition
+costs as they are instead of computing them again. Settlement and game treat the
 demand charge alike (a member alone pays for its own peak, :mod:`p2psim.settlement`), so the market's
 total equals v(N) when forecasts are perfect and the clearing minimises the community cost (EqWM with
 equal weights and no Rawlsian term); it differs by the forecast errors (imbalance, settled ex post)
@@ -101,9 +108,10 @@ class AllocationOptions:
     checks about 0.8 s a day at n = 14, one core) or ``"milp"`` (the membership MILP of
     :mod:`p2psim.game.energy_separation`: 2-16 s a day). Both prove the same figures; the labels say
     which (``exact (LP-dual bounds)`` / ``exact (MILP oracle)``)."""
-    certified_max_players: int = 100
+    certified_max_players: int = 120
     """Largest community given the closest certified core point above ``rowgen_max_players`` (0: none;
-    one LP per day, about 8 s at n = 100)."""
+    one LP per day: 3.5 s at n = 119, the winter study, on one core), so that all six shipped studies
+    can be settled by the equitable core (``settlement_rule``)."""
     sampler: str = "antithetic"
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
@@ -112,6 +120,15 @@ class AllocationOptions:
     address: str | None = None
     """Ray cluster to join (``backend="ray"``); ``None`` starts a private one on loopback."""
     seed: int = 0
+
+
+def allocation_options(study) -> AllocationOptions:
+    """The allocation options of a study's run (the stage's and its settlement rule's).
+
+    The defaults, the study's seed and its length (the sampling target scales with it, so both
+    compute the same estimates).
+    """
+    return AllocationOptions(seed=study.seed, run_days=study.days)
 
 
 def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
@@ -126,118 +143,231 @@ def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def allocate_day(job: tuple[DayGameSpec, dict[str, float], tuple[str, ...], AllocationOptions]) -> dict[str, Any]:
+def allocate_day(job: tuple) -> dict[str, Any]:
     """Solve one day's game: every rule's amounts, standard errors and core checks.
 
-    ``job``: the day, the socio-economic weights, the members of the least advantaged class (for
-    the standard error of their weighted-Shapley total) and the options.
+    ``job``: the day's spec, the members' weights that day (the class weights in force), the members
+    of the least advantaged class (for the standard error of their weighted-Shapley total), the
+    options and, optionally, what the day's settlement already computed (:func:`allocate_rule_day`:
+    its allocations are taken as they are, its coalition costs seed the game's cache).
     """
     from threadpoolctl import threadpool_limits
 
-    spec, weights, group, options = job
+    spec, weights, group, options, *given = job
     with threadpool_limits(1):  # one BLAS thread per worker: the workers already use every core
-        return _allocate_day(spec, weights, group, options)
+        return _allocate_day(spec, weights, group, options, given[0] if given else None)
+
+
+COMPUTED_RULES = tuple(r for r in RULES if r != "market")
+"""The rules the stage computes from the game (the market's amounts come from the bills)."""
+RULE_NEEDS = {"equitable_core": ("weighted_shapley",)}
+"""Rules computed from another rule's allocation: the equitable core's target is the weighted Shapley value."""
+VALUE_RULES = ("shapley", "weighted_shapley", "nucleolus", "equitable_core")
+FIXED_RULES = ("owen", "equal_split", "proportional")
+"""Rules computed without coalition values (checked first when their checks seed the control variate)."""
+"""Rules that read coalition values (the enumerated game's, when it is enumerated)."""
+
+
+class DayAllocator:
+    """One day's game ready for the rules: built once, one value cache and one oracle shared by all.
+
+    Args:
+        spec: The day.
+        weights: Each member's weight for the weighted Shapley value (the class weights in force).
+        options: Exactness limits, budgets and the seed.
+        known_costs: Coalition costs already computed for the same spec (bitmask -> cost), taken into
+            the game's cache instead of solving them again.
+        enumerate_now: Enumerate all 2^n coalitions at once when the game is small enough to be
+            enumerated (the stage); otherwise only when a rule first reads coalition values.
+    """
+
+    def __init__(self, spec: DayGameSpec, weights: dict[str, float], options: AllocationOptions, *,
+                 known_costs: dict[int, float] | None = None, enumerate_now: bool = True) -> None:
+        """Build the day's game (and, between the two size limits, its exact oracle)."""
+        from p2psim.game import CachedGame
+
+        self.spec, self.weights, self.options = spec, weights, options
+        game = self.game = EnergyDayGame(spec)
+        if known_costs:
+            game.remember(known_costs)
+        self.players = game.players
+        self.n = n = len(self.players)
+        self.exact = n <= options.exact_max_players
+        # one separation model a day, shared by the equitable core (row generation) and every core check
+        self.oracle = day_oracle(game, options) if not self.exact and n <= options.rowgen_max_players else None
+        self.check = "exact" if self.exact else "sampled" if self.oracle is None else ORACLE_CHECK[options.core_oracle]
+        """The day's core-check method: enumeration, an exact oracle (:data:`ORACLE_CHECK`) or sampling."""
+        self._fixed: dict[str, dict[str, float]] = {}  # the rules computed without coalition values
+        self._checks: dict[str, dict[str, Any]] = {}  # core checks made before the sampled estimators
+        self._baseline: np.ndarray | None = None
+        self._drawn = False
+        self.seed = options.seed * 1000 + spec.day
+        self.enumerated = False
+        if enumerate_now:
+            self.enumerate()
+        self.grand = game.value(frozenset(self.players))
+        self.cached = CachedGame(self.players, game.value)  # one cache shared by every solution concept
+
+    def enumerate(self) -> None:
+        """Every coalition once, in Gray order (warm re-solves), when the game is small enough; cached."""
+        if self.exact and not self.enumerated:
+            self.game.all_values()
+            self.enumerated = True
+
+    def allocation(self, rule: str, out: dict[str, Any]):
+        """The allocation of ``rule`` (None when the day is beyond its size limit); ``out`` holds its needs."""
+        from p2psim.game import nucleolus
+
+        options, players, n = self.options, self.players, self.n
+        if rule in VALUE_RULES:
+            self.enumerate()
+        if rule in ("shapley", "weighted_shapley"):
+            return self.shapley(rule)
+        if rule == "nucleolus":
+            return nucleolus(players, self.cached) if n <= options.nucleolus_max_players else None
+        if rule in FIXED_RULES:
+            return self.fixed(rule)
+        if rule == "equitable_core":
+            return equitable_core(self.game, self.cached, out["weighted_shapley"], options, self.oracle)
+        raise ValueError(f"rule {rule!r} is not computed from the game; rules: {', '.join(COMPUTED_RULES)}")
+
+    def fixed(self, rule: str) -> dict[str, float]:
+        """Owen, equal split or proportional: computed once a day (their core checks may come first)."""
+        if rule not in self._fixed:
+            n = self.n
+            self._fixed[rule] = (
+                owen_allocation(self.game, self.proportional_share()) if rule == "owen"
+                else dict(zip(self.players, np.full(n, self.grand / n), strict=True)) if rule == "equal_split"
+                else dict(zip(self.players, self.grand * self.proportional_share(), strict=True)))
+        return self._fixed[rule]
+
+    def shapley(self, rule: str):
+        """Shapley or weighted Shapley: exact up to ``exact_max_players``, else sampled.
+
+        Sampled: at most ``sampled_budget`` value calls, stopping early once every member's standard
+        error is at most ``target_relative_se * sqrt(run_days) * |v(N)| / n`` (see
+        :class:`AllocationOptions`), with the LP-dual bounds' surrogate game as the control variate
+        (:meth:`baseline`) when the day has that oracle.
+        """
+        from p2psim.game import shapley_value, weighted_shapley_value
+
+        options, players, n = self.options, self.players, self.n
+        weights = {p: self.weights[p] for p in players}
+        if self.exact:
+            if rule == "shapley":
+                return shapley_value(players, self.cached, method="exact")
+            return weighted_shapley_value(players, self.cached, weights, method="exact")
+        baseline, target = self.baseline(), None
+        if options.target_relative_se is not None:
+            target = options.target_relative_se * math.sqrt(options.run_days) * abs(self.grand) / n
+        if rule == "shapley":
+            extra: dict[str, Any] = {"sampler": options.sampler}
+            if options.sampler == "antithetic":
+                extra.update(baseline=baseline, target_se=target)
+            return shapley_value(players, self.cached, method="sampled", seed=self.seed,
+                                 budget=max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n)), **extra)
+        return weighted_shapley_value(players, self.cached, weights, method="sampled", seed=self.seed + 1,
+                                      budget=max(options.sampled_budget, weighted_min_budget(n)),
+                                      baseline=baseline, target_se=target)
+
+    def baseline(self) -> np.ndarray | None:
+        """The sampled estimators' control variate, with the LP-dual bound oracle only (else None).
+
+        The rules that need no sampling are checked first: the coalitions costed and the cuts of their
+        proofs make the surrogate game (:meth:`~p2psim.game.energy_bounds.DualBoundSeparation.surrogate_values`)
+        whose exact Shapley values are the control variate. Taken once a day.
+        """
+        if self._baseline is None and self.check == "bounds":
+            for rule in FIXED_RULES:
+                self._checks.setdefault(rule, self.core_check(rule, self.fixed(rule)))
+            self._baseline = self.oracle.surrogate_values()
+        return self._baseline
+
+    def core_check(self, rule: str, allocation) -> dict[str, Any]:
+        """The rule's core check (:func:`p2psim.allocate_core.core_check`) with the day's method.
+
+        Sampled: the first check draws the day's ``core_check_budget`` coalitions; every rule is
+        checked on all the coalitions the day's game has valued (the same set for every rule).
+        """
+        if rule in self._checks:
+            return self._checks[rule]
+        sampled = self.check == "sampled"
+        budget = 0 if sampled and self._drawn else self.options.core_check_budget
+        self._drawn = True
+        return core_check(self.cached, allocation, self.check, self.oracle, budget, self.seed + 2, known=sampled)
+
+    def proportional_share(self) -> np.ndarray:
+        """Shares proportional to the positive part of the stand-alone costs (equal when none is positive)."""
+        positive = np.clip(self.game.standalone_cost, 0, None)
+        return positive / positive.sum() if positive.sum() > 0 else np.full(self.n, 1 / self.n)
+
+    def allocations(self, rules: tuple[str, ...], given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Allocations of ``rules`` (and of what they need), in :data:`RULES` order; ``given`` ones reused."""
+        given = given or {}
+        wanted = {r for rule in rules for r in (*RULE_NEEDS.get(rule, ()), rule)}
+        out: dict[str, Any] = {}
+        for rule in COMPUTED_RULES:
+            if rule in wanted:
+                allocation = given[rule] if rule in given else self.allocation(rule, out)
+                if allocation is not None:
+                    out[rule] = allocation
+        return out
+
+
+def allocate_rule_day(spec: DayGameSpec, weights: dict[str, float], rule: str,
+                      options: AllocationOptions) -> dict[str, Any]:
+    """One rule on one day (and the rules it needs): what settlement by ``rule`` computes inside the day loop.
+
+    Returns the day, players, ``grand_value`` v(N), ``standalone_cost`` c({i}), ``allocations`` (rule ->
+    allocation, for the stage to reuse), ``known_costs`` (every coalition cost when the game was
+    enumerated, else empty), ``options`` and ``seconds``.
+    """
+    start = time.perf_counter()
+    day = DayAllocator(spec, weights, options, enumerate_now=False)
+    allocations = day.allocations((rule,))
+    return {
+        "day": spec.day,
+        "players": day.players,
+        "grand_value": day.grand,
+        "standalone_cost": day.game.standalone_cost,
+        "allocations": allocations,
+        "known_costs": dict(day.game.cached_costs) if day.enumerated else {},
+        "options": options,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def _allocate_day(
-    spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions
+    spec: DayGameSpec, weights: dict[str, float], group: tuple[str, ...], options: AllocationOptions,
+    given: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from p2psim.game import CachedGame, nucleolus
     from p2psim.game.weighted import group_std_error
 
     start, cpu = time.perf_counter(), time.process_time()
-    game = EnergyDayGame(spec)
-    players = game.players
-    n = len(players)
-    exact = n <= options.exact_max_players
-    # one separation model a day, shared by the equitable core (row generation) and every core check
-    oracle = day_oracle(game, options) if not exact and n <= options.rowgen_max_players else None
-    seed = options.seed * 1000 + spec.day
-    if exact:
-        game.all_values()  # every coalition once, in Gray order (warm re-solves); cached in the game
-    grand = game.value(frozenset(players))
-    cached = CachedGame(players, game.value)  # one cache shared by every solution concept
-    positive = np.clip(game.standalone_cost, 0, None)
-    share = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
-    fixed = {
-        "owen": owen_allocation(game, share),
-        "equal_split": dict(zip(players, np.full(n, grand / n), strict=True)),
-        "proportional": dict(zip(players, grand * share, strict=True)),
-    }
-    check = "exact" if exact else "sampled" if oracle is None else ORACLE_CHECK[options.core_oracle]
-
-    drawn = []  # sampled: the first rule's check draws the day's coalitions, the others reuse them
-
-    def check_rule(allocation) -> dict[str, Any]:
-        sampled = check == "sampled"
-        budget = 0 if sampled and drawn else options.core_check_budget
-        drawn.append(True)
-        return core_check(cached, allocation, check, oracle, budget, seed + 2, known=sampled)
-
-    core, baseline = {}, None
-    if check == "bounds":
-        # the rules that need no sampling are checked first: the coalitions costed and the cuts of their
-        # proofs make the surrogate game whose exact Shapley values are the estimators' control variate
-        core = {rule: check_rule(allocation) for rule, allocation in fixed.items()}
-        baseline = oracle.surrogate_values()
-    out: dict[str, Any] = sampled_values(cached, weights, options, seed, baseline=baseline)
-    if n <= options.nucleolus_max_players:
-        out["nucleolus"] = nucleolus(players, cached)
-    out["owen"] = fixed["owen"]
-    stable = equitable_core(game, cached, out["weighted_shapley"], options, oracle)
-    if stable is not None:
-        out["equitable_core"] = stable
-    out["equal_split"], out["proportional"] = fixed["equal_split"], fixed["proportional"]
-    core = {rule: core[rule] if rule in core else check_rule(allocation) for rule, allocation in out.items()}
+    given = given or {}
+    day = DayAllocator(spec, weights, options, known_costs=given.get("known_costs"))
+    players, grand = day.players, day.grand
+    out = day.allocations(COMPUTED_RULES, given.get("allocations"))
+    core = {rule: day.core_check(rule, allocation) for rule, allocation in out.items()}
     amounts = {rule: {p: float(a[p]) for p in players} for rule, a in out.items()}
     std_error = {rule: dict(a.std_error) for rule, a in out.items() if getattr(a, "std_error", None) is not None}
     return {
         "day": spec.day,
         "players": players,
         "grand_value": grand,
-        "standalone_cost": game.standalone_cost,
+        "standalone_cost": day.game.standalone_cost,
         "amounts": amounts,
         "std_error": std_error,
-        "exact": exact,
+        "exact": day.exact,
         "core": core,
-        "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in game.index]),
-        "n_solves": game.n_solves,
-        "draws": {rule: int(out[rule].meta.get("pairs", out[rule].meta.get("orders", 0))) if not exact else 0
+        "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in day.game.index]),
+        "n_solves": day.game.n_solves,
+        "reused": sorted(given.get("allocations") or ()),
+        "draws": {rule: 0 if day.exact else int(out[rule].meta.get("pairs", out[rule].meta.get("orders", 0)))
                   for rule in ("shapley", "weighted_shapley")},
-        "control_variate": baseline is not None,
+        "control_variate": bool(getattr(out["shapley"], "meta", {}).get("control_variate", False)),
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
-    }
-
-
-def sampled_values(cached, weights: dict[str, float], options: AllocationOptions, seed: int,
-                   baseline: np.ndarray | None = None) -> dict[str, Any]:
-    """The day's Shapley and weighted Shapley values: exact up to ``exact_max_players``, else sampled.
-
-    Sampled: at most ``sampled_budget`` value calls each, stopping early once every member's
-    standard error is at most ``target_relative_se * sqrt(run_days) * |v(N)| / n`` (see
-    :class:`AllocationOptions`), with ``baseline`` as the control variate when given.
-    """
-    from p2psim.game import shapley_value, weighted_shapley_value
-
-    players, n = cached.players, cached.n
-    weights = {p: weights[p] for p in players}
-    if n <= options.exact_max_players:
-        return {"shapley": shapley_value(players, cached, method="exact"),
-                "weighted_shapley": weighted_shapley_value(players, cached, weights, method="exact")}
-    target = None
-    if options.target_relative_se is not None:
-        target = options.target_relative_se * math.sqrt(options.run_days) * abs(cached.grand_value()) / n
-    extra: dict[str, Any] = {"sampler": options.sampler}
-    if options.sampler == "antithetic":
-        extra.update(baseline=baseline, target_se=target)
-    return {
-        "shapley": shapley_value(players, cached, method="sampled", seed=seed,
-                                 budget=max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n)), **extra),
-        "weighted_shapley": weighted_shapley_value(
-            players, cached, weights, method="sampled", seed=seed + 1,
-            budget=max(options.sampled_budget, weighted_min_budget(n)), baseline=baseline, target_se=target,
-        ),
     }
 
 
@@ -323,6 +453,25 @@ def fairness(amounts: np.ndarray, need: np.ndarray) -> dict[str, float]:
     }
 
 
+def day_weights(day_result: dict[str, Any]) -> dict[str, float]:
+    """Each member's weighted-Shapley weight on a day: its class weight in force that day (the order book's)."""
+    book = day_result["book"]
+    return dict(zip(book.participant_ids, np.asarray(book.class_weight, dtype=float).tolist(), strict=True))
+
+
+def reusable(day_result: dict[str, Any], options: AllocationOptions) -> dict[str, Any] | None:
+    """What the day's settlement by a rule computed (:func:`allocate_rule_day`), if made with the same options.
+
+    The worker count, the backend and its address do not change results, so they may differ.
+    """
+    settled = day_result.get("settlement_allocation")
+    if not settled:
+        return None
+    same = replace(settled["options"], workers=options.workers, backend=options.backend,
+                   address=options.address) == options
+    return {"allocations": settled["allocations"], "known_costs": settled["known_costs"]} if same else None
+
+
 def allocate(result, options: AllocationOptions | None = None,
              progress: Callable[[int], None] | None = None) -> dict[str, pd.DataFrame]:
     """Run the allocation stage on a finished run; return the daily and the run tables.
@@ -331,19 +480,20 @@ def allocate(result, options: AllocationOptions | None = None,
     is called as each day finishes.
     """
     options = options or AllocationOptions()
-    weights = socio_economic_weights(result.participants)
     people = result.participants
     group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
     options = replace(options, run_days=len(specs))
-    days = map_days(allocate_day, [(s, weights, group, options) for s in specs], workers=options.workers,
-                    backend=options.backend, address=options.address,
+    jobs = [(spec, day_weights(r), group, options, reusable(r, options))
+            for spec, r in zip(specs, result.day_results, strict=True)]
+    days = map_days(allocate_day, jobs, workers=options.workers, backend=options.backend, address=options.address,
                     done=None if progress is None else lambda _, __: progress(1))
     bills = result.bills
     rows = []
     for day in days:
         today = bills[bills.day == day["day"]].set_index("participant")
-        day["amounts"]["market"] = {p: float(today.benefit[p]) for p in day["players"]}
+        market = today.standalone_bill - today.get("market_bill", today.bill)  # runs written before issue 18: bill
+        day["amounts"]["market"] = {p: float(market[p]) for p in day["players"]}
         for rule, amounts in day["amounts"].items():
             errors = day["std_error"].get(rule, {})
             exact = rule_exact(rule, day["exact"], len(day["players"]), options)

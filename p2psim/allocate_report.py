@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from p2psim.allocate import RULES, AllocationOptions, allocate
+from p2psim.allocate import RULES, AllocationOptions, allocate, allocation_options
 from p2psim.allocate_core import stability_cost
 from p2psim.game.core import CHECK_LABELS
 
@@ -180,8 +180,27 @@ def check_text(labels: set[str]) -> str:
     return ("; ".join(parts) or "not checked") + "."
 
 
-def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], currency: str) -> str:
-    """The report section's Markdown."""
+def weights_text(day_weights: list[dict[str, float]], rule: str = "market") -> str:
+    """Which weights the weighted Shapley value used (the class weights in force each day) and who is paid how."""
+    classes = list(dict.fromkeys(c for w in day_weights for c in w))
+    same = all(w == day_weights[0] for w in day_weights)
+    if same:
+        listed = ", ".join(f"{c} {day_weights[0][c]:.2f}" for c in classes)
+        equal = len({round(v, 12) for v in day_weights[0].values()}) <= 1
+        text = (f"Weighted Shapley (and the equitable core, the core point closest to it) uses the class weights "
+                f"in force: {listed} on every day" + (", all equal, so it is the Shapley value." if equal else "."))
+    else:
+        text = ("Weighted Shapley (and the equitable core, the core point closest to it) uses the class weights in "
+                "force each day, which the coordinator changed (table coordinator.parquet).")
+    if rule != "market":
+        text += (f" Members are paid by the `{rule}` row: each its stand-alone bill minus its share of the realised "
+                 "gain, in that row's proportions (section 'Settlement by rule').")
+    return text
+
+
+def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], currency: str,
+                 weights: str = "") -> str:
+    """The report section's Markdown (``weights``: :func:`weights_text`)."""
     cost = stability_cost(tables["allocation"], tables["days"])
     if cost and cost["exact"]:
         stability = (
@@ -204,7 +223,8 @@ def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], cur
                      "(see allocation options).")
     return (
         f"Cooperative gain (day-ahead game, sum over days): {summary['cooperative_gain_game']:.2f} {currency}. "
-        "Market = the settled benefit against the settled stand-alone bill (ex post: it equals the game's gain "
+        + (weights + " " if weights else "")
+        + "Market = the market benefit, stand-alone bill minus market bill (ex post: it equals the game's gain "
         "when forecasts are perfect and the clearing minimises the community cost). Relative benefit = a member's "
         "amount / its need (the stand-alone cost of its consumption); its Gini is in [0, 1], 0 = everyone gains "
         "the same share of their need. Stability: the largest gain any coalition would make by leaving, per day, "
@@ -220,7 +240,7 @@ def allocation_stage(result, options: AllocationOptions | None = None, progress=
     """
     if not result.study.allocation:
         return None
-    tables = allocate(result, options or AllocationOptions(seed=result.study.seed), progress=progress)
+    tables = allocate(result, options or allocation_options(result.study), progress=progress)
     result.extras["allocation"] = tables
     result.summary.update(summary_keys(tables))
     currency = result.scenario.tariffs.currency
@@ -233,7 +253,8 @@ def allocation_stage(result, options: AllocationOptions | None = None, progress=
         tables["days"].to_parquet(directory / "allocation_days.parquet", index=False)
         png = plot_allocations(tables["allocation"], directory / "allocation.png", currency)
         shares_png = plot_class_shares(tables["allocation"], tables["rules"], directory / "allocation_classes.png")
-        section = ("Allocation of the cooperative gain", section_text(tables, result.summary, currency),
+        weights = weights_text([dict(r["class_weights"]) for r in res.day_results], res.study.settlement_rule)
+        section = ("Allocation of the cooperative gain", section_text(tables, res.summary, currency, weights),
                    [png, shares_png])
         res.extras.setdefault("report_sections", []).append(section)
 

@@ -63,7 +63,10 @@ class Explanation:
 
     @property
     def primary(self) -> Surrogate:
-        """The explained target the report's plots show (weighted Shapley when allocations exist)."""
+        """The explained target the report's plots show.
+
+        What members are paid in a run settled by a rule, else weighted Shapley when allocations exist.
+        """
         return next(iter(self.surrogates.values()))
 
     def fidelity(self) -> pd.DataFrame:
@@ -90,7 +93,8 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
             features: tuple[str, ...] = FEATURES) -> Explanation:
     """Explain the benefit targets of one or several runs (see module docstring).
 
-    ``targets=None`` explains every target the runs can give, weighted Shapley first. Asking for
+    ``targets=None`` explains every target the runs can give: what members are paid under the settlement
+    rule first (``settled``, in runs settled by a rule), else weighted Shapley first. Asking for
     ``weighted_shapley`` of a run without allocations, or a run of fewer than 3 days, raises an
     :class:`ExplanationInputError` that says what to run first.
     """
@@ -102,8 +106,13 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
 
         raise unknown_name("explanation target", unknown[0], TARGETS)
     has_allocation = samples.weighted_shapley.notna().any()
-    if targets is None:
-        targets = [t for t in TARGETS if t != "weighted_shapley" or has_allocation]
+    settled = samples.settled.notna().any()
+    if targets is None:  # what members are paid first: the rule's benefit in a rule-settled run
+        targets = [t for t in TARGETS if (t != "weighted_shapley" or has_allocation) and (t != "settled" or settled)]
+    elif "settled" in targets and not settled:
+        raise ExplanationInputError(
+            f"run {', '.join(d.name for d in data)} was settled by the market (settlement_rule='market'), so what "
+            "members are paid is the market benefit: explain --target market")
     elif "weighted_shapley" in targets and not has_allocation:
         raise ExplanationInputError(
             f"run {', '.join(d.name for d in data)} has no allocations (allocation_daily.parquet with rule "
@@ -244,8 +253,8 @@ def explain_command(argv: list[str]) -> int:
                                      description="Explain who gains and why in an existing run directory.")
     parser.add_argument("run_dir", help="a run directory written by python -m p2psim STUDY.py --out RUN_DIR")
     parser.add_argument("--target", action="append", choices=sorted(TARGETS),
-                        help="target(s) to explain (default: weighted_shapley, market, normalised; "
-                             "weighted_shapley needs allocations)")
+                        help="target(s) to explain (default: settled (runs settled by a rule), weighted_shapley, "
+                             "market, normalised; weighted_shapley needs allocations)")
     parser.add_argument("--seed", type=int, default=None, help="surrogate seed (default: the run's seed)")
     args = parser.parse_args(argv)
     check_seed_option(args.seed)
@@ -253,7 +262,8 @@ def explain_command(argv: list[str]) -> int:
     with output_directory(directory, "run", rewrite=True, legacy=legacy_run, what="RUN_DIR") as staging:
         check_run_files(directory, (*RUN_TABLES, "summary.json"))
         data = RunData.from_directory(directory)
-        targets = args.target or ["weighted_shapley", "market", "normalised"]
+        default = ["weighted_shapley", "market", "normalised"]
+        targets = args.target or (["settled", *default] if data.settlement_rule != "market" else default)
         if data.allocation_daily is None and "weighted_shapley" in targets:
             raise ExplanationInputError(f"{directory} has no allocation_daily.parquet; {RUN_ALLOCATION_FIRST}")
         seed = args.seed if args.seed is not None else _run_seed(directory)

@@ -54,10 +54,15 @@ FEATURE_LABELS = {
     "community_battery_kwh": "community battery", "storage_pool_share": "pool energy from storage",
 }
 TARGETS = {
+    "settled": "benefit as paid under the settlement rule ({currency}/day)",
     "weighted_shapley": "weighted Shapley benefit ({currency}/day)",
     "market": "market settlement benefit ({currency}/day)",
-    "normalised": "relative saving (market benefit / need)",
+    "normalised": "relative saving (benefit as paid / need)",
 }
+"""Explanation targets per participant-day. ``settled``: stand-alone bill minus what the member pays under
+the study's settlement rule (only in runs settled by a rule: under ``market`` it is ``market``);
+``weighted_shapley``: the allocation stage's day-ahead amount; ``market``: stand-alone bill minus the
+market bill; ``normalised``: the benefit as paid over the need."""
 
 
 def target_label(target: str, currency: str) -> str:
@@ -104,6 +109,8 @@ class RunData:
     allocation_daily: pd.DataFrame | None = None
     coordinator: pd.DataFrame | None = None
     currency: str = "EUR"
+    settlement_rule: str = "market"
+    """What members were paid by (``Study.settlement_rule``)."""
 
     @classmethod
     def from_result(cls, result) -> RunData:
@@ -117,7 +124,7 @@ class RunData:
             bills=result.bills, interval_hours=result.scenario.interval_hours,
             benefit_floor=float(result.study.equity.benefit_floor), allocation_daily=allocation.get("daily"),
             coordinator=coordinator if isinstance(coordinator, pd.DataFrame) else None,
-            currency=result.scenario.tariffs.currency,
+            currency=result.scenario.tariffs.currency, settlement_rule=result.study.settlement_rule,
         )
 
     @classmethod
@@ -141,6 +148,7 @@ class RunData:
             benefit_floor=float((settings.get("equity") or {}).get("benefit_floor", 1.0)),
             allocation_daily=optional.get("allocation_daily"), coordinator=optional.get("coordinator"),
             currency=str((settings.get("tariffs") or {}).get("currency", "EUR")),
+            settlement_rule=str(settings.get("settlement_rule", "market")),
         )
 
 
@@ -207,11 +215,14 @@ def build_samples(source, *, run_label: str | None = None) -> pd.DataFrame:
     frame = _daily_features(data).merge(static, on="participant")
     frame["community_battery_kwh"] = community_kwh
     bills = data.bills if "need_cost" in data.bills else data.bills.assign(need_cost=np.nan)
-    bills = bills[["day", "participant", "benefit", "standalone_bill", "need_cost"]]
+    if "market_bill" not in bills:  # a run written before settlement rules: members paid their market bills
+        bills = bills.assign(market_bill=bills.standalone_bill - bills.benefit)
+    bills = bills[["day", "participant", "benefit", "standalone_bill", "market_bill", "need_cost"]]
     frame = frame.merge(bills, on=["day", "participant"], how="left")
-    frame["market"] = frame.benefit
-    # relative benefit (p2psim.equity): benefit / need; undefined (left out) without a need or in a run
-    # written before bills carried need_cost
+    frame["settled"] = frame.benefit if data.settlement_rule != "market" else np.nan
+    frame["market"] = frame.standalone_bill - frame.market_bill
+    # relative benefit (p2psim.equity): benefit as paid / need; undefined (left out) without a need or in a
+    # run written before bills carried need_cost
     frame["normalised"] = frame.benefit / frame.need_cost.where(frame.need_cost > 0)
     frame["weighted_shapley"] = np.nan
     daily = data.allocation_daily

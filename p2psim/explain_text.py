@@ -15,6 +15,7 @@ from p2psim.explain_model import Surrogate
 
 HOUSEHOLD_CLASSES = ("low", "middle", "high")
 AMOUNT = {
+    "settled": "{v:.2f} {c} a day of benefit as paid under the settlement rule",
     "weighted_shapley": "{v:.2f} {c} a day of weighted Shapley benefit",
     "market": "{v:.2f} {c} a day of market settlement benefit",
     "normalised": "a relative saving of {v:.2f} (benefit / need)",

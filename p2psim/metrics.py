@@ -19,6 +19,7 @@ import pandas as pd
 
 from p2psim.equity import (
     EQUITY_EXCLUDED_CLASSES,
+    LOSS_TOLERANCE,
     class_table,
     indices,
     outcomes,
@@ -78,6 +79,8 @@ def summarise(
         "solar_utilisation_pct": 100 * max(pv - curtailed - exported, 0.0) / pv if pv > 0 else 0.0,
         **inequity,
         "pool_energy_kwh": float(dispatch.pool_buy_kw.sum() * interval_hours),
+        # every participant (the community's aggregator too) on every day: what it paid against alone
+        "member_days_paying_more_than_alone": float((bills.bill - bills.standalone_bill > LOSS_TOLERANCE).sum()),
         **trajectory_summary(equity_daily),
     }
     per = per.reset_index()

@@ -4,10 +4,11 @@ Mesa holds the agents and their state (device energies, schedules); the SimPy
 :class:`~p2psim.clock.DayAheadClock` holds time and calls, in order, :meth:`gate` (forecasts and
 bids -> order book with the day's devices -> market clearing -> physics check -> ledger),
 :meth:`deliver` (actuals per interval: imbalance, device energies, energy and money balance checks)
-and :meth:`settle` (bills, the stand-alone counterfactual, device rows, day hooks such as the equity
-coordinator). Devices are declared by the participants once (``Participant.devices()``) and checked
-before the run (:class:`~p2psim.fleet.DeviceFleet`); their energies and the obligations crossing
-midnight carry over from day to day. Randomness comes from one seed: the run's
+and :meth:`settle` (bills, the stand-alone counterfactual, what members pay under the study's
+settlement rule, device rows, day hooks such as the equity coordinator). Devices are declared by the
+participants once (``Participant.devices()``) and checked before the run
+(:class:`~p2psim.fleet.DeviceFleet`); their energies and the obligations crossing midnight carry over
+from day to day. Randomness comes from one seed: the run's
 ``numpy.random.SeedSequence`` is spawned into independent streams for forecasts and the market.
 """
 
@@ -58,6 +59,10 @@ class RunOptions:
     record: bool = True
     """Write dispatch, trades and bills to the ledger (solver records always). The RL environment turns
     it off: its steps read the settled day from the day hook, never the ledger."""
+    settlement_rule: str = "market"
+    """What members pay: ``market`` (their market bills) or an allocation rule (:mod:`p2psim.settlement_rule`)."""
+    allocation: Any = None
+    """:class:`p2psim.allocate.AllocationOptions` of the rule's allocation (None: the defaults with the run's seed)."""
 
 
 class CommunityModel(mesa.Model):
@@ -112,10 +117,28 @@ class CommunityModel(mesa.Model):
             scenario.days, scenario.intervals_per_day, scenario.interval_hours, self.gate, self.deliver, self.settle
         )
         self.day_results: list[dict[str, Any]] = []
+        self.rule_settlement = self._rule_settlement(seed)
         self._today: dict[str, Any] = {}
         self._reused = False
 
     # -- helpers -------------------------------------------------------------------------------
+    def _rule_settlement(self, seed: int):
+        """The settlement by an allocation rule, or None under ``market``; StudyError beyond the rule's size limit."""
+        rule = self.options.settlement_rule
+        if rule == "market":
+            return None
+        from p2psim.allocate import AllocationOptions
+        from p2psim.errors import StudyError
+        from p2psim.settlement_rule import SETTLEMENT_RULES, RuleSettlement, size_problem
+
+        if rule not in SETTLEMENT_RULES:
+            raise StudyError(f"settlement_rule={rule!r} is not known; rules: {', '.join(SETTLEMENT_RULES)}")
+        options = self.options.allocation or AllocationOptions(seed=seed)
+        problem = size_problem(rule, len(self.members), options)
+        if problem:
+            raise StudyError(problem)
+        return RuleSettlement(rule, options, self.scenario.feeder, self.options.solver, self.options.enforce_feeder)
+
     def day_prices(self) -> Prices:
         """The day's tariffs as known before clearing (the pool price is NaN until the market clears)."""
         return tariff_prices(self.scenario)
@@ -276,8 +299,17 @@ class CommunityModel(mesa.Model):
         alone = day_bills(today["alone_flows"], self._prices(today, today["alone"]), dt, peak="own")
         columns = {k: v for k, v in bills.items() if k != "community_peak_kw"}
         columns["standalone_bill"] = alone["bill"]
-        columns["benefit"] = alone["bill"] - bills["bill"]
+        columns["market_bill"] = bills["bill"]
         book = today["book"]
+        settled: dict[str, Any] = {}
+        if self.rule_settlement is not None:  # members are paid by the rule (the market's bills stay as market_bill)
+            scheduled = self._flows(today["clearing"], book.load_kw, book.pv_kw, book.load_kw, book.pv_kw)
+            planned = day_bills(scheduled, self._prices(today), dt, peak="own" if alone_market else "community")
+            paid, row, allocation = self.rule_settlement.settle(day, book, alone["bill"], bills["bill"],
+                                                                planned["bill"])
+            columns.update(paid)
+            settled = {"settlement": row, "settlement_allocation": allocation}
+        columns["benefit"] = alone["bill"] - columns["bill"]
         columns["need_cost"] = need_costs(
             today["flows"]["load_kw"], book.import_price_per_kwh, book.peak_price_per_kw, dt
         )
@@ -307,6 +339,7 @@ class CommunityModel(mesa.Model):
             "book": today["book"],
             "flows": today["flows"],
             "class_weights": dict(self.class_weights),
+            **settled,
         }
         self.day_results.append(result)
         for hook in self.day_hooks:

@@ -71,6 +71,7 @@ class ReportData:
     timings_s: dict[str, float] = field(default_factory=dict)
     currency: str = "EUR"
     equity_daily: pd.DataFrame | None = None
+    settlement_rule: str = "market"
 
     @classmethod
     def from_result(cls, result) -> ReportData:
@@ -79,7 +80,7 @@ class ReportData:
         return cls(result.study.name, result.study.market, result.study.seed, sc.days, str(sc.start),
                    sc.interval_minutes, sc.source, dict(result.summary), result.per_class, result.participants,
                    result.dispatch, list(result.solver_records), list(result.extras.get("report_sections", [])),
-                   dict(result.timings_s), sc.tariffs.currency, result.equity_daily)
+                   dict(result.timings_s), sc.tariffs.currency, result.equity_daily, result.study.settlement_rule)
 
     @classmethod
     def from_directory(cls, directory: Path) -> ReportData:
@@ -97,7 +98,7 @@ class ReportData:
                    per_class, pd.read_parquet(directory / "participants.parquet"), dispatch,
                    run.get("solver_records", []), load_sections(directory), run.get("timings_s", {}),
                    (settings.get("tariffs") or {}).get("currency", "EUR"),
-                   pd.read_parquet(daily) if daily.exists() else None)
+                   pd.read_parquet(daily) if daily.exists() else None, str(settings.get("settlement_rule", "market")))
 
 
 def _cell(value: Any, digits: int) -> str:
@@ -138,6 +139,8 @@ def _markdown(data: ReportData, figures: list[tuple[str, str]], *, timings: bool
         f"Market `{data.market}`, seed {data.seed}, {data.days} day(s) from {data.start}, "
         f"{len(data.participants)} participants, {data.interval_minutes}-minute intervals.",
         f"Data: {data.source}. Solvers: {', '.join(solvers)}.", "",
+        *([f"Members are paid by the allocation rule `{data.settlement_rule}` (section 'Settlement by rule'); "
+           "every figure below is computed on what they pay.", ""] if data.settlement_rule != "market" else []),
         "## Summary", "", "| metric | value |", "|---|---|",
         *[f"| {label.format(currency=data.currency)} | {_cell(float(s[key]), 2)} |" for key, label in SUMMARY_ROWS
           if key in s], "",
@@ -288,8 +291,10 @@ def render_html(data: ReportData, markdown: str, directory: Path) -> str:
         depth = level
     toc.append("</ul></li></ul>" if depth == 3 else "</ul>")
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in data.timings_s.items() if isinstance(v, int | float))
-    subtitle = (f"market {data.market} \u00b7 seed {data.seed} \u00b7 {data.days} day(s) from {data.start} \u00b7 "
-                f"{len(data.participants)} participants \u00b7 {data.interval_minutes}-minute intervals")
+    settled = "" if data.settlement_rule == "market" else f"settled by {data.settlement_rule} \u00b7 "
+    subtitle = (f"market {data.market} \u00b7 {settled}seed {data.seed} \u00b7 {data.days} day(s) from "
+                f"{data.start} \u00b7 {len(data.participants)} participants \u00b7 "
+                f"{data.interval_minutes}-minute intervals")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

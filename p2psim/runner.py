@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from p2psim.allocate import allocation_options
 from p2psim.data.community import build_scenario
 from p2psim.markets import make_market, resolve_market_name
 from p2psim.metrics import summarise
 from p2psim.model import CommunityModel, DayHook, RunOptions
 from p2psim.scenario import Scenario
+from p2psim.settlement_rule import settlement_summary, settlement_table
 from p2psim.study import Study
 from p2psim.study_checks import check_study
 
@@ -54,6 +56,10 @@ class RunResult:
     equity_daily: pd.DataFrame | None = None
     """Per day: the inequity of that day's outcomes and of the outcomes accumulated to it
     (:func:`p2psim.equity.trajectory`), written as ``equity_daily.parquet``."""
+    settlement_days: pd.DataFrame | None = None
+    """Per day of a run settled by an allocation rule: the game value, the realised gain and the gap
+    between them (:mod:`p2psim.settlement_rule`), written as ``settlement_days.parquet``; None under
+    ``market``."""
     started_s: float = field(default_factory=time.perf_counter)
     """``time.perf_counter()`` when the run started."""
 
@@ -103,6 +109,8 @@ def run_options(study: Study) -> RunOptions:
         solver=study.solver,
         enforce_feeder=study.enforce_feeder,
         market_options=dict(study.market_options),
+        settlement_rule=study.settlement_rule,
+        allocation=allocation_options(study),
     )
 
 
@@ -148,6 +156,8 @@ def run(
     )
     records = model.ledger.solver_records
     summary["solve_time_s"] = float(sum(r.get("solve_time_s", 0.0) for r in records))
+    settlement_days = settlement_table(model.day_results)
+    summary.update(settlement_summary(settlement_days))
     timings["summarise_s"] = time.perf_counter() - tick
     result = RunResult(
         study,
@@ -165,6 +175,7 @@ def run(
         devices=model.ledger.devices,
         started_s=start,
         equity_daily=equity_daily,
+        settlement_days=settlement_days,
     )
     result.stamp_total()
     return result
@@ -217,6 +228,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
     result.participants.to_parquet(directory / "participants.parquet", index=False)
     if result.equity_daily is not None:
         result.equity_daily.to_parquet(directory / "equity_daily.parquet", index=False)
+    if result.settlement_days is not None:
+        result.settlement_days.to_parquet(directory / "settlement_days.parquet", index=False)
     pd.DataFrame(result.solver_records).to_parquet(directory / "solver_records.parquet", index=False)
     if len(result.devices):
         result.devices.to_parquet(directory / "devices.parquet", index=False)

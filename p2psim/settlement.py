@@ -19,6 +19,13 @@ cost-minimising clearing the settled gain ``sum_i (B_i - bill_i)`` is then the g
 balance: pool payments net to zero across participants, so the sum of bills equals what the grid
 supplier, the network operator (fees) and the demand charge collect.
 
+These are the *market* bills. A study settled by an allocation rule (``settlement_rule``,
+:mod:`p2psim.settlement_rule`) pays member i ``B_i - x_i`` instead: its stand-alone bill minus its
+share of the realised gain ``G = sum_i (B_i - bill_i)``, with ``x_i = phi_i - (sum phi - G) s_i``
+(``phi`` the rule's allocation of the day-ahead game, ``s_i`` its positive shares normalised), so the
+members' bills still sum to what the community pays outside, every day; the market bill is kept as
+``market_bill``.
+
 ``need_cost`` (:func:`need_costs`) is what a member's consumption would cost with nothing but the
 grid: its load at the import prices plus the demand charge on its own load peak. It is the
 denominator of the relative benefit (:mod:`p2psim.equity`).

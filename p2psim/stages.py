@@ -1,4 +1,4 @@
-"""Post-run stages (devices, allocation, coordinator, explanations) that add tables and report sections.
+"""Post-run stages (devices, settlement, allocation, coordinator, explanations): tables and report sections.
 
 ``finish_run(result, fan_out=..., progress=...)`` runs every stage in ``STAGES`` in order; each takes
 the result and a :class:`StageContext` (the fan-out backend for the stages that fan out, the run's
@@ -38,13 +38,19 @@ def _devices(result, context: StageContext):
     return devices_stage(result)
 
 
+def _settlement(result, context: StageContext):
+    from p2psim.settlement_report import settlement_stage
+
+    return settlement_stage(result)
+
+
 def _allocation(result, context: StageContext):
     from dataclasses import replace
 
-    from p2psim.allocate import AllocationOptions
+    from p2psim.allocate import allocation_options
     from p2psim.allocate_report import allocation_stage
 
-    options = replace(AllocationOptions(seed=result.study.seed), **context.fan_out)
+    options = replace(allocation_options(result.study), **context.fan_out)
     return allocation_stage(result, options, progress=context.advance)
 
 
@@ -60,7 +66,7 @@ def _explanation(result, context: StageContext):
     return explanation_stage(result)
 
 
-STAGES: list[Callable] = [_devices, _allocation, _coordinator, _explanation]
+STAGES: list[Callable] = [_devices, _settlement, _allocation, _coordinator, _explanation]
 
 
 def finish_run(result, *, fan_out: dict[str, Any] | None = None,

@@ -86,6 +86,12 @@ class Study:
     """Retail tariffs around the community."""
     market: str = "eqwm_v1"
     """Market rule by registry name."""
+    settlement_rule: str = "market"
+    """What members pay: ``market`` (each its market bill) or an allocation rule that pays each member
+    its stand-alone bill minus its share of the day's realised community gain -- ``shapley``,
+    ``weighted_shapley`` and ``equitable_core`` (with the class weights in force that day),
+    ``owen``, ``nucleolus`` (small communities), ``equal_split``, ``proportional``
+    (:mod:`p2psim.settlement_rule`). The rule moves money, never energy."""
     days: int = 7
     """Number of days to simulate."""
     start_day: int = 152

@@ -19,6 +19,7 @@ from p2psim.errors import StudyError, shown, unknown_name
 from p2psim.markets import MARKETS, resolve_market_name
 from p2psim.markets.base import FEEDER_OPTIONS, SOLVER_BACKENDS, EquityOptions, SolverOptions
 from p2psim.scenario import BatterySpec, Tariffs
+from p2psim.settlement_rule import SETTLEMENT_RULES
 from p2psim.study import ExplicitCommunity, SimBenchCommunity, Study
 
 MAX_SEED = 2**32 - 1
@@ -194,6 +195,9 @@ def study_problems(study: Study) -> list[str]:
         out.append(f"description={study.description!r:.60} must be text")
     if not isinstance(study.market, str):
         out.append(f"market={study.market!r} must be a market name such as 'eqwm_v1'")
+    if study.settlement_rule not in SETTLEMENT_RULES:
+        out.append(f"settlement_rule={shown(study.settlement_rule)} is not a settlement rule; use one of "
+                   f"{', '.join(SETTLEMENT_RULES)} (market: each member pays its market bill)")
     minutes = study.interval_minutes
     if not (is_whole(minutes) and minutes > 0 and 1440 % minutes == 0):
         out.append(f"interval_minutes={minutes!r} must be a positive divisor of 1440 (a day); use 15, 30 or 60")

@@ -51,6 +51,7 @@ from p2psim.cli import subcommand
 from p2psim.errors import P2PSimError, StudyError, UnknownNameError
 from p2psim.outputs import p2psim_version, write_atomic, write_text_atomic
 from p2psim.parallel import BACKENDS, check_backend
+from p2psim.settlement_rule import study_size_problem
 from p2psim.staging import owned_directory
 from p2psim.study import Study, apply_overrides, run_study_file, study_of
 from p2psim.study_checks import check_study, seed_problem
@@ -238,14 +239,23 @@ def run_row(result) -> dict[str, Any]:
     The summary already holds the equity trajectory (``gini_<quantity>_<daily|cumulative>_<first|last|
     slope_per_day|...>``, :func:`p2psim.equity.trajectory_summary`). ``worst_class`` /
     ``worst_class_saving_pct``: the class with the lowest relative saving (group total: its members'
-    benefit / their need). ``saving_pct.<class>``: each class's relative saving.
+    benefit / their need). ``saving_pct.<class>``: each class's relative saving; ``energy_burden_pct.<class>``:
+    its energy burden (group total of what its members pay, annualised, over their income);
+    ``settlement_rule``: what members were paid by; under ``equitable_core`` also
+    ``settled_cost_of_stability`` (:func:`p2psim.settlement_rule.settled_stability`).
     """
     import numpy as np
 
+    from p2psim.settlement_rule import settled_stability
+
     row: dict[str, Any] = {}
-    per_class = result.per_class.set_index("socio_class").relative_saving_pct
+    classes = result.per_class.set_index("socio_class")
+    per_class = classes.relative_saving_pct
     for name, value in per_class.items():
         row[f"saving_pct.{name}"] = float(value)
+        row[f"energy_burden_pct.{name}"] = float(classes.energy_burden_pct[name])
+    row["settlement_rule"] = result.study.settlement_rule
+    row.update(settled_stability(result))
     if len(per_class):
         row["worst_class"] = str(per_class.idxmin())
         row["worst_class_saving_pct"] = float(per_class.min())
@@ -379,6 +389,9 @@ def validate_grid(grid: Sequence[RunSpec]) -> dict[str, float]:
         where = (spec.study_path, spec.settings)
         if where not in estimates:
             study = prepare_study(spec)
+            problem = study_size_problem(study)  # a rule beyond its size limit, before any run
+            if problem:
+                raise StudyError(f"{Path(spec.study_path).name} with {', '.join(spec.overrides)}: {problem}")
             estimates[where] = study.days * _size(study) * 1440 / study.interval_minutes
         cost[spec.key] = estimates[where]
     return cost

@@ -5,7 +5,7 @@ Units, fixed everywhere and spelled in names:
 - power in kW (``*_kw``), energy in kWh (``*_kwh``), time in hours (``interval_hours``) or minutes
   (``interval_minutes``);
 - money in the study's currency (``Tariffs.currency``, EUR by default): prices ``*_per_kwh``,
-  demand charges ``*_per_kw``, amounts ``*_cost`` / ``bill`` / ``benefit``.
+  demand charges ``*_per_kw``, amounts ``*_cost`` / ``bill`` / ``*_bill`` / ``benefit`` / ``*_gap``.
 
 Sign convention (stated once, used everywhere): a participant's **net import is positive** when it
 takes energy from the community pool or the grid. ``grid_import_kw``, ``grid_export_kw``,

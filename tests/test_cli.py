@@ -169,6 +169,13 @@ OTHER_CASES = {
                        ["no market named 'eqwn_v1'", *(["did you mean 'eqwm_v1'?"] if "eqwm_v1" in MARKETS else [])]),
     "unknown_field": (TINY, ["--set", "tariffs.p2p_fee_per_kw=0.03"],
                       ["--set tariffs.p2p_fee_per_kw", "'p2p_fee_per_kw'", "did you mean 'p2p_fee_per_kwh'?"]),
+    "unknown_settlement_rule": (TINY, ["--set", "settlement_rule=shaply"],
+                                ["settlement_rule='shaply' is not a settlement rule", "market, shapley, "
+                                 "weighted_shapley, owen, equitable_core, nucleolus, equal_split, proportional"]),
+    # the exact nucleolus at n = 100 (ev_evening): refused before the simulation, naming the limit and the way out
+    "settlement_rule_beyond_its_size": (REPO / "studies" / "ev_evening.py", ["--set", "settlement_rule=nucleolus"],
+                                        ["settlement_rule='nucleolus' settles communities of at most 10 members",
+                                         "this one has 100", "--set settlement_rule=equitable_core"]),
 }
 
 BAD_CASES = sorted([*SCENARIO_CASES, *OTHER_CASES])

@@ -117,3 +117,26 @@ def test_progress_is_reported_after_each_settlement(tiny_study, helpers):
     days = []
     model.run(progress=lambda day: days.append((day, len(model.ledger.bills))))
     assert days == [(0, 3), (1, 6)]
+
+
+def test_a_rule_settled_day_is_complete_when_the_hooks_observe_it(tiny_study, helpers):
+    # settled by a rule, day d's allocation is computed inside settle(d): the hook (the coordinator's place)
+    # receives the rule's bills, already in the ledger, before day d + 1's gate opens
+    seen = []
+
+    def hook(model, day, result):
+        assert not any(e[1] == "gate" and e[2] > day for e in model.clock.events)
+        bills = model.ledger.bills
+        today = bills[bills.day == day].set_index("participant")
+        np.testing.assert_allclose(today.bill.to_numpy(), result["bills"]["bill"])
+        assert result["settlement"]["day"] == day
+        seen.append(today)
+
+    model = helpers.tiny_model(replace(_two_day_tiny(tiny_study), settlement_rule="shapley"), day_hooks=(hook,))
+    model.run()
+    assert len(seen) == 2
+    # day 0: the stand-alone bills minus the Shapley values (1.33, 3.49, 1.58) scaled to the realised gain 5.30
+    # of the mid-market clearing (the game's value is 6.40; tests/test_settlement_rule.py derives both by hand)
+    np.testing.assert_allclose(seen[0].bill, [17.70 - 1.33 * 5.3 / 6.4, 1.70 - 3.49 * 5.3 / 6.4,
+                                              10.00 - 1.58 * 5.3 / 6.4])
+    np.testing.assert_allclose(seen[0].market_bill, [16.34, -1.30, 9.06])

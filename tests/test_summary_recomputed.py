@@ -135,7 +135,14 @@ def recompute(directory) -> tuple[dict, pd.DataFrame]:
          "gini_energy_burden_standalone": gini(o.burden_alone), "gini_renewable_access": gini(o.access),
          "jain_renewable_access": jain(o.access), "min_relative_saving_pct": 100 * o.r.min(),
          "losers_pct": 100 * (o.benefit < -1e-9).mean(), "pool_energy_kwh": dispatch.pool_buy_kw.sum() * dt,
+         "member_days_paying_more_than_alone": float((bills.bill > bills.standalone_bill + 1e-9).sum()),
          "solve_time_s": read("solver_records").solve_time_s.sum()}
+    if (directory / "settlement_days.parquet").exists():  # settled by a rule: the gap from the game to the gain
+        table = read("settlement_days")
+        realised = (bills.standalone_bill - bills.market_bill).sum()
+        s |= {"settlement_game_value": table.game_value.sum(), "settlement_realised_gain": realised,
+              "settlement_dispatch_gap": table.dispatch_gap.sum(),
+              "settlement_forecast_gap": table.game_value.sum() - table.dispatch_gap.sum() - realised}
     daily = equity_daily(frame)
     for column in [c for c in daily if c.startswith("gini_")]:
         slope, low, high = trend(daily.day, daily[column])
@@ -149,6 +156,8 @@ def recompute(directory) -> tuple[dict, pd.DataFrame]:
                       for c, g in classes}
     if (directory / "allocation.parquet").exists():
         s |= allocation_figures(read("allocation"), read("allocation_core"), read("allocation_days"))
+        if "settlement_game_value" in s:  # the day loop's game is the stage's
+            assert s["settlement_game_value"] == pytest.approx(s["cooperative_gain_game"])
     if (directory / "explain_fidelity.parquet").exists():
         fidelity = read("explain_fidelity")
         s["explain_r2_heldout"] = fidelity[fidelity.kind == "benefit"].r2_heldout.iloc[0]
@@ -211,10 +220,12 @@ def written_run(study, directory):
     return directory
 
 
-@pytest.mark.parametrize("market", ["eqwm_v1", "mid_market_rate_v1"])
-def test_tiny_summary_recomputed_from_its_tables(tiny_study, tmp_path, market):
-    # three days, every stage (allocation, coordinator, explanation): every key of summary.json
-    study = replace(repeat_days(tiny_study, 3), market=market, forecast_error=0.1)
+@pytest.mark.parametrize(("market", "rule"), [("eqwm_v1", "market"), ("mid_market_rate_v1", "market"),
+                                             ("mid_market_rate_v1", "equitable_core")])
+def test_tiny_summary_recomputed_from_its_tables(tiny_study, tmp_path, market, rule):
+    # three days, every stage (allocation, coordinator, explanation): every key of summary.json; settled by the
+    # market or by a rule (every figure on what members pay)
+    study = replace(repeat_days(tiny_study, 3), market=market, forecast_error=0.1, settlement_rule=rule)
     directory = written_run(study, tmp_path / "tiny")
     summary = json.loads((directory / "summary.json").read_text())
     rebuilt, daily = recompute(directory)

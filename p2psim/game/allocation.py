@@ -76,6 +76,12 @@ class Allocation(Mapping[str, float]):
         values = (np.asarray(amounts, dtype=float) + 0.0).tolist()  # no -0.0
         return cls(dict(zip(players, values, strict=True)), std_error=se, **kwargs)
 
+    def __reduce__(self) -> tuple:
+        """Pickle as the constructor's arguments (worker processes receive allocations computed elsewhere)."""
+        kwargs = {"method": self.method, "exact": self.exact, "n_value_calls": self.n_value_calls,
+                  "std_error": None if self.std_error is None else dict(self.std_error), "meta": dict(self.meta)}
+        return (_rebuild, (dict(self._amounts), kwargs))
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Allocation is immutable")
 
@@ -136,3 +142,8 @@ class Allocation(Mapping[str, float]):
         return f"Allocation({self._kind()}, total={self.total():.6g}{extra}, {self._items_text()})"
 
     __str__ = __repr__
+
+
+def _rebuild(amounts: dict[str, float], kwargs: dict[str, Any]) -> Allocation:
+    """An :class:`Allocation` from its pickled arguments."""
+    return Allocation(amounts, **kwargs)

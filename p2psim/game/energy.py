@@ -195,6 +195,10 @@ class EnergyDayGame:
         """Savings v(S) = sum of members' stand-alone costs - c(S)."""
         return self.value_of_mask(self.mask_of(coalition))
 
+    def remember(self, costs: dict[int, float]) -> None:
+        """Take coalition costs computed for the same spec elsewhere (bitmask -> cost) into the cache."""
+        self._cost.update({int(mask): float(cost) for mask, cost in costs.items()})
+
     @property
     def cached_costs(self) -> dict[int, float]:
         """Every coalition cost computed so far, by bitmask, in the order solved (do not modify)."""

@@ -39,6 +39,10 @@ Observation (``Box(-OBS_BOUND, OBS_BOUND)``, float32; identical for every agent)
     progress                1     share of the episode elapsed
     ======================  ====  ======================================================
 
+Bills and benefits are what members are paid: their market bills, or under the study's
+``settlement_rule`` the rule's bills of day d (:mod:`p2psim.settlement_rule`; weighted rules with the
+weights day d was cleared with), so the coordinator observes and is rewarded on the payments.
+
 Reward of day d (shared by all agents; each term also in ``infos[agent]``)::
 
     reward = -inequity_weight * G_d - efficiency_weight * max(0, L_d) - churn_weight * ||Delta log w||^2

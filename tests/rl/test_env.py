@@ -213,3 +213,25 @@ def test_stable_benefit_basis_pays_a_core_allocation():
     assert infos[low]["core_distance"] >= 0
     with pytest.raises(StudyError, match="benefit_basis"):
         make_env(benefit_basis="shapley")
+
+
+def test_the_coordinator_observes_what_the_rule_pays():
+    """Settled by a rule, the observation's class bills and the reward's Gini are the rule's, not the market's."""
+    from p2psim.inequality import gini
+
+    env = make_env(episode_days=1, overrides=["community.max_participants=5", "settlement_rule=equal_split"])
+    env.reset(seed=0)
+    agent = env.agents[0]
+    obs, _, _, _, infos = env.step({agent: np.zeros(env.action_space(agent).shape, np.float32)})
+    bills = env.model.day_results[-1]["bills"]
+    k = env.n_classes
+
+    def class_means(values):
+        return [values[env._class_index == c].mean() for c in range(k)]
+
+    np.testing.assert_allclose(obs[agent][:k], class_means(bills["bill"]), rtol=1e-5)
+    assert not np.allclose(class_means(bills["bill"]), class_means(bills["market_bill"]))
+    members = env._members
+    r = bills["benefit"][members] / bills["need_cost"][members]
+    assert infos[agent]["gini"] == pytest.approx(gini(r))
+    np.testing.assert_allclose(bills["benefit"], bills["benefit"][0])  # equal split of the realised gain
