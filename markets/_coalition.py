@@ -106,6 +106,14 @@ class CoalitionSolver:
         self._highs.setOptionValue("solver", "simplex")
         pass_model(self._highs, replace(lp, integrality=np.zeros(lp.n_cols, dtype=bool)))
         self._mask = np.ones(n, dtype=bool)
+        # for cut(): the rows' sign conditions, bounds with infinite sides read as 0, owned entries
+        finite_lo, finite_up = np.isfinite(lp.row_lower), np.isfinite(lp.row_upper)
+        self._one_sided = (finite_lo & ~finite_up, ~finite_lo & finite_up)
+        self._row_lower0, self._row_upper0 = (np.where(np.isfinite(b), b, 0.0) for b in (lp.row_lower, lp.row_upper))
+        self._col_lower0, self._col_upper0 = (np.where(np.isfinite(b), b, 0.0) for b in (lp.col_lower, lp.col_upper))
+        self._no_col_lower, self._no_col_upper = ~np.isfinite(lp.col_lower), ~np.isfinite(lp.col_upper)
+        self._owned_r, self._owned_c = self.model.row_owner >= 0, self.model.col_owner >= 0
+        self._a_t = lp.A.T.tocsr()
         self.n_solves = 0
         """Number of LP solves so far."""
 
@@ -155,6 +163,46 @@ class CoalitionSolver:
         if status in ("infeasible", "infeasible_or_unbounded"):
             return float("inf")
         raise ClearingError(f"day {self.context.day}: coalition LP ended with status {status}", status=status)
+
+    def cut(self, members) -> tuple[float, tuple[float, np.ndarray] | None]:
+        """c(S) of the coalition given by ``members``, and an affine lower bound on every coalition's cost.
+
+        Weak duality: the model of any coalition T is this one with T's bounds, and only the bounds of
+        owned rows and columns depend on T (the owner's data for members, 0 for non-members). Any
+        duals ``(pi, d)`` with ``d = c - A^T pi`` and ``pi_r`` of the sign row r's finite bounds allow
+        give ``c(T) >= offset + sum_r term(pi_r, bounds_r(T)) + sum_j term(d_j, bounds_j(T))``, where
+        ``term(mu, [l, u]) = mu l`` if ``mu > 0`` else ``mu u``. The optimal duals of S, projected
+        onto the sign conditions of the members' rows (a non-member's rows are fixed at 0, where any
+        sign goes) and with ``d`` recomputed exactly, make that bound affine in T's membership
+        vector z: ``c(T) >= alpha + slope @ z``, tight at S. Columns with an infinite bound must have
+        no multiplier on it; a reduced cost below 1e-9 per unit there counts as 0 (at LP tolerance),
+        a larger one voids the cut (``None``).
+
+        Returns:
+            ``(cost, (alpha, slope))``, or ``(cost, None)`` when S is infeasible (cost ``inf``) or
+            the cut is void.
+        """
+        cost = self.cost(members)
+        if not np.isfinite(cost):
+            return cost, None
+        lp = self.model.lp
+        pi = np.asarray(self._highs.getSolution().row_dual, dtype=float)
+        lower_only, upper_only = self._one_sided
+        pi[lower_only] = np.maximum(pi[lower_only], 0.0)
+        pi[upper_only] = np.minimum(pi[upper_only], 0.0)
+        d = lp.c - self._a_t @ pi
+        tiny = 1e-9 * (1.0 + np.abs(lp.c))
+        wrong = ((d > tiny) & self._no_col_lower) | ((d < -tiny) & self._no_col_upper)
+        if wrong.any():
+            return cost, None
+        row_term = np.where(pi > 0, pi * self._row_lower0, pi * self._row_upper0)
+        col_term = np.where(d > 0, d * self._col_lower0, d * self._col_upper0)
+        n = self.book.n_participants
+        owner_r, owner_c = self.model.row_owner, self.model.col_owner
+        slope = (np.bincount(owner_r[self._owned_r], weights=row_term[self._owned_r], minlength=n)
+                 + np.bincount(owner_c[self._owned_c], weights=col_term[self._owned_c], minlength=n))
+        alpha = float(lp.offset + row_term[~self._owned_r].sum() + col_term[~self._owned_c].sum())
+        return cost, (alpha, slope)
 
     def grand_duals(self) -> CoalitionDuals:
         """Solve the grand coalition and return its duals with owners and active bounds."""

@@ -164,7 +164,8 @@ def recompute(directory) -> tuple[dict, pd.DataFrame]:
     return s, daily
 
 
-CORE_SUFFIX = {"exact": "", "exact (MILP oracle)": "_milp_oracle", "sampled lower bound": "_sampled_lower_bound"}
+CORE_SUFFIX = {"exact": "", "exact (MILP oracle)": "_milp_oracle", "exact (LP-dual bounds)": "_dual_bounds",
+               "sampled lower bound": "_sampled_lower_bound"}
 
 
 def allocation_figures(per: pd.DataFrame, core: pd.DataFrame, days: pd.DataFrame) -> dict:
@@ -176,7 +177,8 @@ def allocation_figures(per: pd.DataFrame, core: pd.DataFrame, days: pd.DataFrame
         s[f"allocation_{rule}_gini_relative_benefit"] = gini(amount / g.need_cost.to_numpy())
     for rule, checks in core.groupby("rule"):  # one row per day: the largest over days, the days violated
         labels = set(checks.core_check)
-        label = next(k for k in ("sampled lower bound", "exact (MILP oracle)", "exact") if k in labels)
+        label = next(k for k in ("sampled lower bound", "exact (LP-dual bounds)", "exact (MILP oracle)", "exact")
+                     if k in labels)
         assert (checks.max_core_excess[checks.violated] > 0).all()
         assert (checks.max_core_excess[~checks.violated] <= 1e-6).all()
         s[f"allocation_{rule}_max_core_excess{CORE_SUFFIX[label]}"] = checks.max_core_excess.max()
@@ -240,9 +242,10 @@ def test_rural_summary_recomputed_from_its_tables(rural_study, tmp_path):
     assert_same(json.loads((directory / "summary.json").read_text()), recompute(directory)[0])
 
 
-@pytest.mark.parametrize(("rowgen_max", "suffix"), [(16, "_milp_oracle"), (1, "")])
-def test_sampled_allocation_summary_recomputed(tiny_study, tmp_path, rowgen_max, suffix):
-    # above exact_max_players: sampled Shapley values, the core check by the MILP oracle, the cost of stability
+@pytest.mark.parametrize(("rowgen_max", "oracle", "suffix"),
+                         [(16, "bounds", "_dual_bounds"), (16, "milp", "_milp_oracle"), (1, "bounds", "")])
+def test_sampled_allocation_summary_recomputed(tiny_study, tmp_path, rowgen_max, oracle, suffix):
+    # above exact_max_players: sampled Shapley values, the core check by an exact oracle, the cost of stability
     # an estimate carrying its standard error. Above rowgen_max_players the check samples coalitions, but at
     # n = 3 the samples cover all six, so it is labelled exact (keys without a suffix)
     from p2psim.energy_game.allocate import AllocationOptions
@@ -250,14 +253,17 @@ def test_sampled_allocation_summary_recomputed(tiny_study, tmp_path, rowgen_max,
 
     result = run(replace(repeat_days(tiny_study, 3), forecast_error=0.1))
     options = AllocationOptions(seed=0, exact_max_players=1, rowgen_max_players=rowgen_max, core_check_budget=2,
-                                workers=1)
+                                workers=1, core_oracle=oracle)
     directory = tmp_path / "tiny"
     write_run(result, directory, writers=(allocation_stage(result, options),))
     summary = json.loads((directory / "summary.json").read_text())
     assert_same(summary, recompute(directory)[0])
     assert f"allocation_shapley_max_core_excess{suffix}" in summary
     assert f"allocation_owen_core_violated_days{suffix}" in summary
-    assert summary["stability_cost_of_stability_estimate_se"] > 0
+    # with the bounds oracle at n = 3 every coalition is costed before sampling: the control variate is the
+    # game itself and the estimate has no error left
+    se = summary["stability_cost_of_stability_estimate_se"]
+    assert se == pytest.approx(0.0, abs=1e-12) if (oracle, rowgen_max) == ("bounds", 16) else se > 0
     core = pd.read_parquet(directory / "allocation_core.parquet")
     # the oracle proves the largest excess: the number of violated coalitions is known only when it is 0
-    assert (core.violated_coalitions.isna() == (core.violated & (suffix == "_milp_oracle"))).all()
+    assert (core.violated_coalitions.isna() == (core.violated & (rowgen_max > 1))).all()

@@ -165,7 +165,7 @@ def test_ray_backend_without_ray_exits_2_with_the_fix(tmp_path, capsys, monkeypa
 
 def test_worker_functions_are_importable():
     # the pool pickles the worker by reference: it must live at module level of an importable module
-    for func in (sweep_module.run_one, sweep_module.run_task, sweep_module.worker_init):
+    for func in (sweep_module.run_one, sweep_module.run_task):
         assert func.__module__ == "p2psim.batch.sweep" and func.__qualname__ == func.__name__
 
 
@@ -187,14 +187,3 @@ def test_an_edited_study_is_swept_again_with_fresh_rows(tmp_path):
     assert rows[0]["total_cost"] == pytest.approx(fresh) and fresh > 24.1 + 1
     assert len(list((tmp_path / "s" / "rows").glob("*.json"))) == 2  # the stale row stays, unused
     assert pd.read_parquet(tmp_path / "s" / "sweep.parquet").total_cost.tolist() == pytest.approx([fresh])
-
-
-@pytest.mark.slow  # starting a local Ray cluster takes 5-15 s
-def test_ray_and_local_backends_give_identical_rows(local_sweep, tmp_path):
-    pytest.importorskip("ray")
-    out, _, _ = local_sweep
-    _, stats = sweep([TINY], [FEES], [0, 1], out=tmp_path, backend="ray", workers=2, progress=False)
-    assert stats["ran"] == 4 and stats["failed"] == 0
-    local = pd.read_parquet(out / "sweep.parquet")
-    local = local[local.seed.isin([0, 1])]
-    pd.testing.assert_frame_equal(comparable(pd.read_parquet(tmp_path / "sweep.parquet")), comparable(local))

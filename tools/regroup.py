@@ -75,6 +75,7 @@ MAPPING: dict[str, str] = {
     "p2psim.runner": "p2psim.runner",
     "p2psim.coordinator": "p2psim.runner.coordinator",
     "p2psim.stages": "p2psim.runner.stages",
+    "p2psim.progress": "p2psim.runner.progress",
     # the day's savings game and the allocation stage
     "p2psim.game.energy": "p2psim.energy_game.game",
     "p2psim.game.energy_inner": "p2psim.energy_game.inner",

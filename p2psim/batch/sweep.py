@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
 import re
 import sys
@@ -52,10 +51,9 @@ from p2psim.config.study import Study, run_study_file, study_of
 from p2psim.energy_game.settlement_rule import study_size_problem
 from p2psim.errors import P2PSimError, StudyError, UnknownNameError
 from p2psim.outputs import p2psim_version, write_atomic, write_text_atomic
-from p2psim.outputs.interrupts import ignore_sigint
 from p2psim.outputs.staging import owned_directory
+from p2psim.parallel import BACKENDS, check_backend
 
-BACKENDS = ("local", "ray")
 ROW_VERSION = 3
 """Bumped when the row layout changes (part of the row file, not of the key). 3: study_sha256, p2psim_version."""
 TIMING_PREFIX = "time_"
@@ -264,19 +262,8 @@ def run_row(result) -> dict[str, Any]:
     return row
 
 
-def worker_init() -> None:
-    """Worker processes: Ctrl-C is the parent's to handle (it stops them), one BLAS/OpenMP thread each.
-
-    The workers already use the cores; threads inside each would only oversubscribe them.
-    """
-    from threadpoolctl import threadpool_limits
-
-    ignore_sigint()
-    threadpool_limits(1)
-
-
 def run_task(spec: RunSpec) -> dict[str, Any]:
-    """One run in a Ray worker (local pool workers run :func:`run_one` after :func:`worker_init`)."""
+    """One run in a worker of either backend, with one BLAS/OpenMP thread (the workers already use the cores)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
@@ -364,74 +351,18 @@ def write_table(out: Path, rows: list[dict[str, Any]]) -> Path:
 # ----------------------------------------------------------------------------------------------
 
 
-def _pool_context():
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+def run_backend(specs: Sequence[RunSpec], backend: str, workers: int, address: str | None,
+                done: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``specs`` through the fan-out backend (:func:`p2psim.parallel.fan_out`); ``done(row)`` as each finishes.
 
-
-def run_local(specs: Sequence[RunSpec], workers: int, done: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``specs`` (in order) on a pool of ``workers`` processes; call ``done(row)`` as each run finishes.
-
-    Interrupted (Ctrl-C, SIGTERM) or failing, the workers are terminated at once; the rows already
-    passed to ``done`` are kept by it.
+    Local runs always get a process pool (a run's failure or interrupt never takes this process with it);
+    interrupted (Ctrl-C, SIGTERM) or failing, the workers are stopped at once and the rows already passed
+    to ``done`` are kept by it.
     """
-    pool = _pool_context().Pool(workers, initializer=worker_init)
-    try:
-        for row in pool.imap_unordered(run_one, specs, chunksize=1):
-            done(row)
-    except BaseException:
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-    finally:
-        pool.join()
+    from p2psim.parallel import fan_out
 
-
-def ray_module():
-    """Import Ray or fail with the fix (exit status 2)."""
-    try:
-        import ray
-    except ImportError:
-        raise SweepError("--backend ray needs Ray, which is not installed; run: pip install 'p2psim[ray]'") from None
-    return ray
-
-
-def run_ray(specs: Sequence[RunSpec], workers: int, address: str | None,
-            done: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``specs`` as Ray tasks, one per run (local loopback cluster, or the cluster at ``address``)."""
-    ray = ray_module()
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            try:
-                ray.init(address=address, log_to_driver=False)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise SweepError(
-                    f"--address {address}: cannot join the Ray cluster ({exc}); start one with `ray start --head` "
-                    "and pass the address it prints (with RAY_AUTH_MODE=token set when the cluster uses token "
-                    "authentication), or omit --address to start a private one on loopback"
-                ) from None
-        else:
-            # a private cluster on loopback; the driver's modules (p2psim, editable) are on its path
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(address="local", include_dashboard=False, num_cpus=workers, _node_ip_address="127.0.0.1",
-                     log_to_driver=False)
-    pending: list = []
-    try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
-        pending = [remote.remote(spec) for spec in specs]
-        while pending:
-            finished, pending = ray.wait(pending, num_returns=1)
-            for ref in finished:
-                done(ray.get(ref))
-    except BaseException:
-        for ref in pending:  # stop the runs still queued or running at once
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if started_here:
-            ray.shutdown()
+    fan_out(run_task, specs, backend=backend, workers=workers, address=address, pool=True,
+            done=lambda _, row: done(row))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -493,8 +424,7 @@ def sweep(studies: Sequence[str | Path], settings: Sequence[tuple[str, list[str]
         raise SweepError(f"--workers {workers}: need at least one worker")
     if not seeds:
         raise SweepError("--seeds: give at least one seed, e.g. --seeds 0,1")
-    if backend == "ray":
-        ray_module()
+    check_backend(backend, workers, address)
     grid = build_grid(studies, settings, seeds)
     cost = validate_grid(grid)
     with owned_directory(out, "sweep", inputs=studies, legacy=_legacy_sweep) as owned:
@@ -535,10 +465,8 @@ def _run_missing(todo: list[RunSpec], rows: dict[str, dict[str, Any]], stats: di
 
     tick = time.perf_counter()
     try:
-        if todo and backend == "local":
-            run_local(todo, min(workers, len(todo)), done)
-        elif todo:
-            run_ray(todo, min(workers, len(todo)), address, done)
+        if todo:
+            run_backend(todo, backend, min(workers, len(todo)), address, done)
     except KeyboardInterrupt as exc:
         kept = stats["skipped"] + stats["written"]
         exc.add_note(f"{stats['written']} run(s) finished now and {kept} of the grid's {stats['total']} are kept in "

@@ -64,6 +64,29 @@ def progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="day", delay=2.0, file=sys.stderr, leave=False)
 
 
+def run_progress(study: Study, workers: int):
+    """The run's one bar over its stages (:class:`p2psim.runner.progress.RunProgress`), with rough priors per unit.
+
+    The priors (seconds per day or per stage on a 2-core machine) only set the first ETA; the bar
+    rescales them by what it measures as the run goes.
+    """
+    from p2psim.runner.progress import RunProgress
+
+    return RunProgress(study.name, [
+        ("setup", 1, 3.0), ("simulation", study.days, 0.1), ("devices", 1, 0.2),
+        ("allocation", study.days if study.allocation else 0, 1.0 / max(1, workers)), ("coordinator", 1, 0.5),
+        ("explanation", 1 if study.explain else 0, 5.0), ("report", 1, 3.0),
+    ])
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser, workers_help: str) -> None:
+    """``--backend``, ``--workers`` and ``--address`` of the fan-out backend (:mod:`p2psim.parallel`)."""
+    parser.add_argument("--backend", default="local", help="fan-out backend: local (processes) or ray")
+    parser.add_argument("--workers", type=int, help=workers_help)
+    parser.add_argument("--address", help="a Ray cluster to join (default with --backend ray: a private one on "
+                                          "loopback)")
+
+
 SUMMARY_KEYS = ("peak_reduction_pct", "cooperative_gain", "self_sufficiency_pct", "solar_utilisation_pct",
                 "gini_relative_benefit", "min_relative_saving_pct", "total_cost")
 
@@ -79,13 +102,17 @@ def run_command(argv: list[str]) -> int:
                                      epilog=commands_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_arguments(parser)
     parser.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
+    add_backend_arguments(parser, "processes or Ray CPUs for the allocation stage's days (default 2)")
     args = parser.parse_args(argv)
+    fan_out = backend_options(args)  # first: joining a Ray --address may take seconds
     study = study_from_args(args)
     out = Path(args.out) if args.out else default_out(study)
-    with output_directory(out, "run", inputs=[args.study]) as staging:
-        with progress_bar(study.days, study.name) as bar:
-            result = run(study, progress=lambda day: bar.update(1))
-        writers = finish_run(result)
+    with output_directory(out, "run", inputs=[args.study]) as staging, \
+            run_progress(study, fan_out.get("workers", 2)) as progress:
+        progress.stage("setup")  # scenario, feeder and agents: until the first day is cleared
+        result = run(study, progress=lambda day: progress.advance(1, "simulation"))
+        writers = finish_run(result, fan_out=fan_out, progress=progress)
+        progress.stage("report")
         write_run_into(result, staging, report=not args.no_report, writers=writers)
     s = result.summary
     print(f"{study.name}: market {study.market}, {study.days} day(s), seed {study.seed} -> {out}")
@@ -95,8 +122,20 @@ def run_command(argv: list[str]) -> int:
     print(f"  stages (s): {stages}")
     since_start = process_age_s()
     extra = f" ({since_start:.1f} s with Python start-up and imports)" if since_start is not None else ""
-    print(f"  finished in {time.perf_counter() - started:.1f} s{extra}")
+    print(f"  finished in {time.perf_counter() - started:.1f} s wall time, the whole run{extra}")
     return 0
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    """``backend``/``workers``/``address`` from the arguments, checked before any work (StudyError, exit 2).
+
+    A Ray ``--address`` must accept a connection within :data:`p2psim.parallel.CONNECT_TIMEOUT_S`.
+    """
+    from p2psim.parallel import check_backend
+
+    workers = 2 if args.workers is None else args.workers
+    check_backend(args.backend, workers, args.address)
+    return {"backend": args.backend, "workers": workers, "address": args.address}
 
 
 def process_age_s() -> float | None:

@@ -211,9 +211,14 @@ def study_problems(study: Study) -> list[str]:
         out.append(f"interval_minutes={minutes!r} must be a positive divisor of 1440 (a day); use 15, 30 or 60")
     elif isinstance(study.community, SimBenchCommunity) and minutes % 15:
         out.append(f"interval_minutes={minutes} must be a multiple of 15 for SimBench's 15-minute profiles")
-    out += number_problem("days", study.days, low=1, whole=True)
-    out += number_problem("start_day", study.start_day, low=0, high=DAYS_IN_DATA_YEAR - 1, whole=True,
-                          hint=" (day of the 2016 data year, 0 = 1 January)")
+    calendar = number_problem("days", study.days, low=1, whole=True)
+    calendar += number_problem("start_day", study.start_day, low=0, high=DAYS_IN_DATA_YEAR - 1, whole=True,
+                               hint=" (day of the 2016 data year, 0 = 1 January)")
+    if not calendar and type(study.community) is not ExplicitCommunity:  # explicit profiles have their own length
+        from p2psim.world.simbench import data_year_problem
+
+        calendar += [p for p in [data_year_problem(study.start_day, study.days, DAYS_IN_DATA_YEAR)] if p]
+    out += calendar
     out += [p for p in [seed_problem(study.seed)] if p]
     out += number_problem("forecast_error", study.forecast_error, low=0, hint=" (a relative standard deviation)")
     out += number_problem("transformer_limit_kw", study.transformer_limit_kw, low=0, above=True, optional=True,

@@ -41,7 +41,9 @@ Days are independent games and fan out across processes. Run totals are sums ove
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -58,6 +60,9 @@ from p2psim.metrics.inequality import gini, jain_or_nan
 SAMPLER_MINIMUM = {"antithetic": antithetic_min_budget, "stratified": stratified_min_budget}
 """Smallest budget each Shapley sampler accepts for n players (the options' budget is raised to it)."""
 
+ORACLE_CHECK = {"bounds": "bounds", "milp": "oracle"}
+"""The core-check method (:data:`p2psim.game.core.CHECK_LABELS`) of each ``core_oracle``."""
+
 RULES = ("shapley", "weighted_shapley", "nucleolus", "owen", "equitable_core", "equal_split", "proportional", "market")
 
 
@@ -72,21 +77,37 @@ class AllocationOptions:
     the Shapley values are sampled and the core check is the MILP oracle's (``rowgen_max_players``)."""
     nucleolus_max_players: int = 10
     sampled_budget: int = 300
-    """Value calls per day per sampled estimator (Shapley, weighted Shapley)."""
+    """Most value calls per day per sampled estimator (Shapley, weighted Shapley)."""
+    target_relative_se: float | None = 0.01
+    """Sampling target: a day's estimators stop drawing (after at least 8 draws) once every member's
+    standard error is at most ``target_relative_se * sqrt(run_days) * |v_d(N)| / n``: on days of
+    similar gain, each member's run total then carries a standard error of about this share of the
+    mean member's run total (sqrt(sum of the days' variances)); the reported errors are the measured
+    ones. ``None``: always spend ``sampled_budget``. Long runs need far fewer draws a day for the same
+    precision of their totals."""
+    run_days: int = 1
+    """Days in the run (:func:`allocate` sets it): the per-day sampling target scales with its square root."""
     core_check_budget: int = 100
-    """Value calls per day per sampled core check (a lower bound on the largest excess)."""
+    """New coalitions valued per day by the sampled core check (a lower bound on the largest excess). The
+    day's coalitions are drawn once and every rule is checked on all the coalitions the day's game has
+    valued (these draws, and the prefixes of the sampled Shapley orders), so the rules share one set."""
     rowgen_max_players: int = 16
     """Above ``exact_max_players``, compute the equitable core (the core point closest to the weighted
-    Shapley value) by row generation with the membership MILP oracle up to this many players (2-16 s a
-    day on the rural week at n = 14, one core), and check every rule's core membership exactly with
-    the same oracle (its proven largest excess: about 0.9 s a day for the six rules at n = 14; the
-    number of violated coalitions is not counted). Above it the core check samples coalitions (a lower
+    Shapley value) by row generation with the day's exact oracle (``core_oracle``) up to this many
+    players, and check every rule's core membership exactly with the same oracle (its proven largest
+    excess; the number of violated coalitions is not counted). Above it the core check samples coalitions (a lower
     bound on the largest excess) and the allocation stage takes the closest
     *certified* core point (:func:`p2psim.energy_game.inner.certified_core_allocation`: one LP, a
     proven core point, with a lower bound on the closest core point's distance in its ``meta``).
     Without binding shared limits that point is the Owen allocation closest to the target (usually
     the Owen allocation itself; see docs/model.md 5a): stable and proven, but no fairer than Owen.
     benchmarks/results/stable.md shows row generation at n = 50."""
+    core_oracle: str = "bounds"
+    """The exact oracle of ``rowgen_max_players``: ``"bounds"`` (:mod:`p2psim.energy_game.bounds`: every
+    coalition bounded by LP-dual cuts, the few that could matter costed; equitable core and the six
+    checks about 0.8 s a day at n = 14, one core) or ``"milp"`` (the membership MILP of
+    :mod:`p2psim.energy_game.separation`: 2-16 s a day). Both prove the same figures; the labels say
+    which (``exact (LP-dual bounds)`` / ``exact (MILP oracle)``)."""
     certified_max_players: int = 120
     """Largest community given the closest certified core point above ``rowgen_max_players`` (0: none;
     one LP per day: 3.5 s at n = 119, the winter study, on one core), so that all six shipped studies
@@ -95,12 +116,19 @@ class AllocationOptions:
     """Shapley sampler for large n; antithetic permutations keep the estimate efficient (sums to v(N))."""
     workers: int = 2
     backend: str = "local"
+    """Fan-out backend of the days (:mod:`p2psim.parallel`): ``"local"`` processes or ``"ray"``."""
+    address: str | None = None
+    """Ray cluster to join (``backend="ray"``); ``None`` starts a private one on loopback."""
     seed: int = 0
 
 
 def allocation_options(study) -> AllocationOptions:
-    """The allocation options of a study's run (the stage's and its settlement rule's): the defaults, its seed."""
-    return AllocationOptions(seed=study.seed)
+    """The allocation options of a study's run (the stage's and its settlement rule's).
+
+    The defaults, the study's seed and its length (the sampling target scales with it, so both
+    compute the same estimates).
+    """
+    return AllocationOptions(seed=study.seed, run_days=study.days)
 
 
 def socio_economic_weights(participants: pd.DataFrame) -> dict[str, float]:
@@ -135,6 +163,8 @@ COMPUTED_RULES = tuple(r for r in RULES if r != "market")
 RULE_NEEDS = {"equitable_core": ("weighted_shapley",)}
 """Rules computed from another rule's allocation: the equitable core's target is the weighted Shapley value."""
 VALUE_RULES = ("shapley", "weighted_shapley", "nucleolus", "equitable_core")
+FIXED_RULES = ("owen", "equal_split", "proportional")
+"""Rules computed without coalition values (checked first when their checks seed the control variate)."""
 """Rules that read coalition values (the enumerated game's, when it is enumerated)."""
 
 
@@ -153,8 +183,7 @@ class DayAllocator:
 
     def __init__(self, spec: DayGameSpec, weights: dict[str, float], options: AllocationOptions, *,
                  known_costs: dict[int, float] | None = None, enumerate_now: bool = True) -> None:
-        """Build the day's game (and, between the two size limits, its membership oracle)."""
-        from p2psim.energy_game.separation import membership_separation
+        """Build the day's game (and, between the two size limits, its exact oracle)."""
         from p2psim.game import CachedGame
 
         self.spec, self.weights, self.options = spec, weights, options
@@ -165,7 +194,13 @@ class DayAllocator:
         self.n = n = len(self.players)
         self.exact = n <= options.exact_max_players
         # one separation model a day, shared by the equitable core (row generation) and every core check
-        self.oracle = membership_separation(game) if not self.exact and n <= options.rowgen_max_players else None
+        self.oracle = day_oracle(game, options) if not self.exact and n <= options.rowgen_max_players else None
+        self.check = "exact" if self.exact else "sampled" if self.oracle is None else ORACLE_CHECK[options.core_oracle]
+        """The day's core-check method: enumeration, an exact oracle (:data:`ORACLE_CHECK`) or sampling."""
+        self._fixed: dict[str, dict[str, float]] = {}  # the rules computed without coalition values
+        self._checks: dict[str, dict[str, Any]] = {}  # core checks made before the sampled estimators
+        self._baseline: np.ndarray | None = None
+        self._drawn = False
         self.seed = options.seed * 1000 + spec.day
         self.enumerated = False
         if enumerate_now:
@@ -181,31 +216,85 @@ class DayAllocator:
 
     def allocation(self, rule: str, out: dict[str, Any]):
         """The allocation of ``rule`` (None when the day is beyond its size limit); ``out`` holds its needs."""
-        from p2psim.game import nucleolus, shapley_value, weighted_shapley_value
+        from p2psim.game import nucleolus
 
         options, players, n = self.options, self.players, self.n
         if rule in VALUE_RULES:
             self.enumerate()
-        method = "exact" if self.exact else "sampled"
-        if rule == "shapley":
-            extra = {} if self.exact else {"sampler": options.sampler}
-            budget = None if self.exact else max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n))
-            return shapley_value(players, self.cached, method=method, budget=budget, seed=self.seed, **extra)
-        if rule == "weighted_shapley":
-            budget = None if self.exact else max(options.sampled_budget, weighted_min_budget(n))
-            return weighted_shapley_value(players, self.cached, {p: self.weights[p] for p in players}, method=method,
-                                          budget=budget, seed=self.seed + 1)
+        if rule in ("shapley", "weighted_shapley"):
+            return self.shapley(rule)
         if rule == "nucleolus":
             return nucleolus(players, self.cached) if n <= options.nucleolus_max_players else None
-        if rule == "owen":
-            return owen_allocation(self.game, self.proportional_share())
+        if rule in FIXED_RULES:
+            return self.fixed(rule)
         if rule == "equitable_core":
             return equitable_core(self.game, self.cached, out["weighted_shapley"], options, self.oracle)
-        if rule == "equal_split":
-            return dict(zip(players, np.full(n, self.grand / n), strict=True))
-        if rule == "proportional":
-            return dict(zip(players, self.grand * self.proportional_share(), strict=True))
         raise ValueError(f"rule {rule!r} is not computed from the game; rules: {', '.join(COMPUTED_RULES)}")
+
+    def fixed(self, rule: str) -> dict[str, float]:
+        """Owen, equal split or proportional: computed once a day (their core checks may come first)."""
+        if rule not in self._fixed:
+            n = self.n
+            self._fixed[rule] = (
+                owen_allocation(self.game, self.proportional_share()) if rule == "owen"
+                else dict(zip(self.players, np.full(n, self.grand / n), strict=True)) if rule == "equal_split"
+                else dict(zip(self.players, self.grand * self.proportional_share(), strict=True)))
+        return self._fixed[rule]
+
+    def shapley(self, rule: str):
+        """Shapley or weighted Shapley: exact up to ``exact_max_players``, else sampled.
+
+        Sampled: at most ``sampled_budget`` value calls, stopping early once every member's standard
+        error is at most ``target_relative_se * sqrt(run_days) * |v(N)| / n`` (see
+        :class:`AllocationOptions`), with the LP-dual bounds' surrogate game as the control variate
+        (:meth:`baseline`) when the day has that oracle.
+        """
+        from p2psim.game import shapley_value, weighted_shapley_value
+
+        options, players, n = self.options, self.players, self.n
+        weights = {p: self.weights[p] for p in players}
+        if self.exact:
+            if rule == "shapley":
+                return shapley_value(players, self.cached, method="exact")
+            return weighted_shapley_value(players, self.cached, weights, method="exact")
+        baseline, target = self.baseline(), None
+        if options.target_relative_se is not None:
+            target = options.target_relative_se * math.sqrt(options.run_days) * abs(self.grand) / n
+        if rule == "shapley":
+            extra: dict[str, Any] = {"sampler": options.sampler}
+            if options.sampler == "antithetic":
+                extra.update(baseline=baseline, target_se=target)
+            return shapley_value(players, self.cached, method="sampled", seed=self.seed,
+                                 budget=max(options.sampled_budget, SAMPLER_MINIMUM[options.sampler](n)), **extra)
+        return weighted_shapley_value(players, self.cached, weights, method="sampled", seed=self.seed + 1,
+                                      budget=max(options.sampled_budget, weighted_min_budget(n)),
+                                      baseline=baseline, target_se=target)
+
+    def baseline(self) -> np.ndarray | None:
+        """The sampled estimators' control variate, with the LP-dual bound oracle only (else None).
+
+        The rules that need no sampling are checked first: the coalitions costed and the cuts of their
+        proofs make the surrogate game (:meth:`~p2psim.energy_game.bounds.DualBoundSeparation.surrogate_values`)
+        whose exact Shapley values are the control variate. Taken once a day.
+        """
+        if self._baseline is None and self.check == "bounds":
+            for rule in FIXED_RULES:
+                self._checks.setdefault(rule, self.core_check(rule, self.fixed(rule)))
+            self._baseline = self.oracle.surrogate_values()
+        return self._baseline
+
+    def core_check(self, rule: str, allocation) -> dict[str, Any]:
+        """The rule's core check (:func:`p2psim.energy_game.core_checks.core_check`) with the day's method.
+
+        Sampled: the first check draws the day's ``core_check_budget`` coalitions; every rule is
+        checked on all the coalitions the day's game has valued (the same set for every rule).
+        """
+        if rule in self._checks:
+            return self._checks[rule]
+        sampled = self.check == "sampled"
+        budget = 0 if sampled and self._drawn else self.options.core_check_budget
+        self._drawn = True
+        return core_check(self.cached, allocation, self.check, self.oracle, budget, self.seed + 2, known=sampled)
 
     def proportional_share(self) -> np.ndarray:
         """Shares proportional to the positive part of the stand-alone costs (equal when none is positive)."""
@@ -254,16 +343,12 @@ def _allocate_day(
 ) -> dict[str, Any]:
     from p2psim.game.weighted import group_std_error
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     given = given or {}
     day = DayAllocator(spec, weights, options, known_costs=given.get("known_costs"))
-    players, grand, cached, seed = day.players, day.grand, day.cached, day.seed
+    players, grand = day.players, day.grand
     out = day.allocations(COMPUTED_RULES, given.get("allocations"))
-    check = "exact" if day.exact else "oracle" if day.oracle is not None else "sampled"
-    core = {
-        rule: core_check(cached, allocation, check, day.oracle, options.core_check_budget, seed + 2)
-        for rule, allocation in out.items()
-    }
+    core = {rule: day.core_check(rule, allocation) for rule, allocation in out.items()}
     amounts = {rule: {p: float(a[p]) for p in players} for rule, a in out.items()}
     std_error = {rule: dict(a.std_error) for rule, a in out.items() if getattr(a, "std_error", None) is not None}
     return {
@@ -278,8 +363,23 @@ def _allocate_day(
         "group_std_error": group_std_error(out["weighted_shapley"], [p for p in group if p in day.game.index]),
         "n_solves": day.game.n_solves,
         "reused": sorted(given.get("allocations") or ()),
+        "draws": {rule: 0 if day.exact else int(out[rule].meta.get("pairs", out[rule].meta.get("orders", 0)))
+                  for rule in ("shapley", "weighted_shapley")},
+        "control_variate": bool(getattr(out["shapley"], "meta", {}).get("control_variate", False)),
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
     }
+
+
+def day_oracle(game: EnergyDayGame, options: AllocationOptions):
+    """The day's exact separation oracle (``options.core_oracle``): LP-dual bounds or the membership MILP."""
+    if options.core_oracle == "bounds":
+        from p2psim.energy_game.bounds import dual_bound_separation
+
+        return dual_bound_separation(game)
+    from p2psim.energy_game.separation import membership_separation
+
+    return membership_separation(game)
 
 
 def owen_allocation(game: EnergyDayGame, share: np.ndarray) -> dict[str, float]:
@@ -306,7 +406,6 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
     Up to ``rowgen_max_players``: by row generation with ``oracle`` (the day's membership separation;
     one is built when ``None``). Above: the closest certified core point, or None when none exists.
     """
-    from p2psim.energy_game.separation import membership_separation
     from p2psim.game import equitable_core_allocation
 
     n = len(game.players)
@@ -314,7 +413,7 @@ def equitable_core(game: EnergyDayGame, cached, target, options: AllocationOptio
         return equitable_core_allocation(game.players, cached, target=dict(target), method="exact")
     if n <= options.rowgen_max_players:
         return equitable_core_allocation(
-            game.players, cached, target=dict(target), method="rowgen", separation=oracle or membership_separation(game)
+            game.players, cached, target=dict(target), method="rowgen", separation=oracle or day_oracle(game, options)
         )
     if n > options.certified_max_players:
         return None
@@ -363,24 +462,32 @@ def day_weights(day_result: dict[str, Any]) -> dict[str, float]:
 def reusable(day_result: dict[str, Any], options: AllocationOptions) -> dict[str, Any] | None:
     """What the day's settlement by a rule computed (:func:`allocate_rule_day`), if made with the same options.
 
-    The worker count and the backend do not change results, so they may differ.
+    The worker count, the backend and its address do not change results, so they may differ.
     """
     settled = day_result.get("settlement_allocation")
     if not settled:
         return None
-    same = replace(settled["options"], workers=options.workers, backend=options.backend) == options
+    same = replace(settled["options"], workers=options.workers, backend=options.backend,
+                   address=options.address) == options
     return {"allocations": settled["allocations"], "known_costs": settled["known_costs"]} if same else None
 
 
-def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.DataFrame]:
-    """Run the allocation stage on a finished run; return the daily and the run tables."""
+def allocate(result, options: AllocationOptions | None = None,
+             progress: Callable[[int], None] | None = None) -> dict[str, pd.DataFrame]:
+    """Run the allocation stage on a finished run; return the daily and the run tables.
+
+    The days fan out through ``options.backend`` (:func:`p2psim.parallel.fan_out`); ``progress(1)``
+    is called as each day finishes.
+    """
     options = options or AllocationOptions()
     people = result.participants
     group = tuple(people.participant[people.socio_class == least_advantaged_class(people)])
     specs = day_specs(result)
+    options = replace(options, run_days=len(specs))
     jobs = [(spec, day_weights(r), group, options, reusable(r, options))
             for spec, r in zip(specs, result.day_results, strict=True)]
-    days = map_days(allocate_day, jobs, workers=options.workers, backend=options.backend)
+    days = map_days(allocate_day, jobs, workers=options.workers, backend=options.backend, address=options.address,
+                    done=None if progress is None else lambda _, __: progress(1))
     bills = result.bills
     rows = []
     for day in days:
@@ -443,8 +550,12 @@ def allocate(result, options: AllocationOptions | None = None) -> dict[str, pd.D
                     "cooperative_gain": d["grand_value"],
                     "n_solves": d["n_solves"],
                     "seconds": d["seconds"],
+                    "cpu_seconds": d["cpu_seconds"],
                     "core_check_seconds": float(sum(c["seconds"] for c in d["core"].values())),
                     "least_advantaged_weighted_shapley_se": d["group_std_error"],
+                    "shapley_pairs": d["draws"]["shapley"],
+                    "weighted_shapley_orders": d["draws"]["weighted_shapley"],
+                    "control_variate": d["control_variate"],
                     "exact": d["exact"],
                 }
                 for d in days

@@ -39,8 +39,12 @@ CHECK_ORDER = tuple(CHECK_LABELS.values())
 """Check labels from strongest to weakest (a run's label is its weakest day's)."""
 
 
-def core_check(cached, allocation, method: str, oracle, budget: int, seed: int) -> dict[str, Any]:
-    """One rule's core check on one day (``method``: ``"exact"``, ``"oracle"`` or ``"sampled"``).
+def core_check(cached, allocation, method: str, oracle, budget: int, seed: int, known: bool = False
+               ) -> dict[str, Any]:
+    """One rule's core check on one day (``method``: ``"exact"``, ``"oracle"``, ``"bounds"`` or ``"sampled"``).
+
+    ``known`` (sampled): also check every coalition the day's game has already valued (free; see
+    :func:`p2psim.game.max_core_excess`).
 
     Returns the row of ``allocation_core.parquet`` without day and rule: the largest excess found
     (``max_core_excess``), a proven upper bound on the true one (``inf`` when sampled), whether a
@@ -58,6 +62,7 @@ def core_check(cached, allocation, method: str, oracle, budget: int, seed: int) 
         budget=budget if method == "sampled" else None,
         seed=seed,
         oracle=None if oracle is None else oracle.max_excess,
+        known=known,
     )
     return {
         "max_core_excess": float(check.max_excess),

@@ -125,6 +125,19 @@ class EnergyDayGame:
             value = self._cost[mask] = self._solve(mask)
             return value
 
+    def cost_and_cut(self, mask: int) -> tuple[float, tuple[float, np.ndarray] | None]:
+        """c(S) (cached) and an affine lower bound ``c(T) >= alpha + slope @ z_T`` on every coalition T.
+
+        The bound comes from the duals of S's LP in the full model
+        (:meth:`~p2psim.markets._coalition.CoalitionSolver.cut`; one warm re-solve), tight at S;
+        ``None`` when S is infeasible or the duals give no valid bound.
+        """
+        mask = int(mask)
+        cost, cut = self.solver.cut(self.members_of_mask(mask))
+        if mask not in self._cost:
+            self._cost[mask] = self._solve(mask) if self.uses_aggregate(mask) else float(cost)
+        return self._cost[mask], cut
+
     def costs_of_masks(self, masks: Iterable[int], *, workers: int = 1) -> np.ndarray:
         """c(S) for many bitmasks at once (cached), fanned out over ``workers`` processes.
 
@@ -260,18 +273,14 @@ def map_days(
     workers: int = 1,
     backend: str = "local",
     address: str | None = None,
+    done: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
     """Apply ``func`` to every day, serially, across local processes, or on a Ray cluster.
 
-    ``func`` must be importable (defined at module level) so workers do not rebuild it per task.
-    Results come back in day order whatever the backend.
+    The one fan-out backend of :func:`p2psim.parallel.fan_out`: ``func`` must be importable (defined
+    at module level) so workers do not rebuild it per task; results come back in day order whatever
+    the backend, and ``done(index, result)`` is called as each day finishes.
     """
-    if backend == "ray":
-        from p2psim.parallel import ray_map
+    from p2psim.parallel import fan_out
 
-        return ray_map(func, specs, workers=workers, address=address)
-    if backend != "local":
-        raise GameError(f"backend={backend!r} is not known; use 'local' or 'ray'")
-    if workers <= 1 or len(specs) <= 1:
-        return [func(spec) for spec in specs]
-    return process_map(func, specs, workers)
+    return fan_out(func, specs, backend=backend, workers=workers, address=address, done=done)

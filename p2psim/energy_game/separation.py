@@ -141,6 +141,13 @@ def membership_program(game) -> tuple[LinearProgram, int]:
     return program, m
 
 
+
+def player_vector(players, allocation) -> np.ndarray:
+    """``allocation`` (a mapping by player, or a vector in ``players`` order) as a float vector."""
+    if isinstance(allocation, Mapping):
+        return np.array([float(allocation[p]) for p in players])
+    return np.asarray(allocation, dtype=float)
+
 class MembershipSeparation:
     r"""``separate(x) -> [(S, excess), ...] | None`` for an energy day game (see the module docstring).
 
@@ -493,10 +500,7 @@ class MembershipSeparation:
             with ``upper - e <= gap = max(tolerance, 1e-8 max(1, |v(N)|))`` (up to LP tolerances).
         """
         start = time.perf_counter()
-        if isinstance(allocation, Mapping):
-            x = np.array([float(allocation[p]) for p in self.game.players])
-        else:
-            x = np.asarray(allocation, dtype=float)
+        x = player_vector(self.game.players, allocation)
         self.stats["excess_calls"] += 1
         gap = max(self.tolerance, self.caller_tol)
         excess = self._pool_excess(x)

@@ -68,8 +68,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from p2psim.errors import InvariantError
+from p2psim.config.study import SETTLEMENT_RULES
+from p2psim.errors import InvariantError, StudyError
 from p2psim.metrics.equity import LOSS_TOLERANCE
+from p2psim.sim.model import RunOptions
 from p2psim.units import MONEY_TOLERANCE
 
 CORE_RULES = ("owen", "equitable_core", "nucleolus")
@@ -137,6 +139,40 @@ def check_money_balance(bill: np.ndarray, market_bill: np.ndarray, day: int, rul
         raise InvariantError(f"money balance broken on day {day} under settlement_rule={rule!r}: members pay "
                              f"{paid:.9f} in total, the community pays {outside:.9f} outside "
                              f"(tolerance {MONEY_TOLERANCE})")
+
+
+def rule_settlement(options, n_members: int, feeder, seed: int) -> RuleSettlement:
+    """The day settler of ``options.settlement_rule`` for a community of ``n_members``.
+
+    It is the model's :attr:`p2psim.sim.model.RunOptions.settlement_factory`; StudyError for an unknown
+    rule or one beyond its size limit.
+    """
+    from p2psim.energy_game.allocate import AllocationOptions
+
+    rule = options.settlement_rule
+    if rule not in SETTLEMENT_RULES or rule == "market":
+        raise StudyError(f"settlement_rule={rule!r} is not known; rules: {', '.join(SETTLEMENT_RULES)}")
+    allocation = options.allocation or AllocationOptions(seed=seed)
+    problem = size_problem(rule, n_members, allocation)
+    if problem:
+        raise StudyError(problem)
+    return RuleSettlement(rule, allocation, feeder, options.solver, options.enforce_feeder)
+
+
+def run_options(study) -> RunOptions:
+    """The model options a study (:class:`p2psim.config.study.Study`) asks for, its rule's settler included."""
+    from p2psim.energy_game.allocate import allocation_options
+
+    return RunOptions(
+        forecast_error=study.forecast_error,
+        equity=study.equity,
+        solver=study.solver,
+        enforce_feeder=study.enforce_feeder,
+        market_options=dict(study.market_options),
+        settlement_rule=study.settlement_rule,
+        allocation=allocation_options(study),
+        settlement_factory=rule_settlement,
+    )
 
 
 @dataclass

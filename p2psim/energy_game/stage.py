@@ -4,12 +4,13 @@ Summary keys (money in the study's currency): ``cooperative_gain_game`` (sum ove
 per rule ``allocation_<rule>_gini_relative_benefit``, and the largest core excess per day and the
 number of days with a violated coalition, ``allocation_<rule>_max_core_excess<suffix>`` and
 ``allocation_<rule>_core_violated_days<suffix>``, whose suffix says what they are
-(:mod:`p2psim.energy_game.core_checks`): none when the game was enumerated (exact), ``_milp_oracle`` when the
-MILP oracle proved them (exact), ``_sampled_lower_bound`` when coalitions were sampled (the true
-figures can only be larger). For the least advantaged class: ``stability_weighted_shapley``,
-``stability_equitable_core`` and ``stability_cost_of_stability`` when exact; otherwise the same keys
-with ``_estimate`` and ``stability_cost_of_stability_estimate_se`` (the standard error of the
-sampled weighted-Shapley class total, which the cost carries; :func:`~p2psim.energy_game.core_checks.stability_cost`).
+(:mod:`p2psim.energy_game.core_checks`): none when the game was enumerated (exact), ``_dual_bounds`` when the
+LP-dual bound enumeration proved them (exact), ``_milp_oracle`` when the MILP oracle did (exact),
+``_sampled_lower_bound`` when coalitions were sampled (the true figures can only be larger). For the
+least advantaged class: ``stability_weighted_shapley``, ``stability_equitable_core`` and
+``stability_cost_of_stability`` when exact; otherwise the same keys with ``_estimate`` and
+``stability_cost_of_stability_estimate_se`` (the standard error of the sampled weighted-Shapley
+class total, which the cost carries; :func:`~p2psim.energy_game.core_checks.stability_cost`).
 
 Tables: ``allocation_daily`` (day x participant x rule), ``allocation`` (run totals), ``allocation_rules``,
 ``allocation_core`` (day x rule: the core check) and ``allocation_days``.
@@ -29,7 +30,8 @@ from p2psim.game.core import CHECK_LABELS
 STABLE_TOLERANCE = 1e-6
 """A rule is stable when no coalition's excess exceeds this (currency per day)."""
 SAMPLED = CHECK_LABELS["sampled"]
-KEY_SUFFIX = {CHECK_LABELS["exact"]: "", CHECK_LABELS["oracle"]: "_milp_oracle", SAMPLED: "_sampled_lower_bound"}
+KEY_SUFFIX = {CHECK_LABELS["exact"]: "", CHECK_LABELS["oracle"]: "_milp_oracle", CHECK_LABELS["bounds"]: "_dual_bounds",
+              SAMPLED: "_sampled_lower_bound"}
 """Summary-key suffix of each core-check label."""
 
 
@@ -61,8 +63,8 @@ def violations_cell(row) -> str:
     if row.core_check == SAMPLED:
         days = f"at least {row.core_violated_days:.0f}" if row.core_violated_days else "none found"
         return f"{days}; {row.core_violations:.0f} of {row.coalitions_checked:.0f} sampled"
-    if np.isnan(row.core_violations):  # the oracle counts violated coalitions only when there are none
-        return f"{row.core_violated_days:.0f}; not counted (MILP oracle)"
+    if np.isnan(row.core_violations):  # the oracles count violated coalitions only when there are none
+        return f"{row.core_violated_days:.0f}; not counted ({row.core_check.removeprefix('exact (').rstrip(')')})"
     return f"{row.core_violated_days:.0f}; {row.core_violations:.0f} of {row.coalitions_checked:.0f}"
 
 
@@ -158,6 +160,26 @@ def summary_keys(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     return out
 
 
+CHECK_TEXT = {
+    CHECK_LABELS["exact"]: "exact over all 2^n - 2 coalitions where the game was enumerated (with the number of "
+                           "violated coalitions)",
+    CHECK_LABELS["bounds"]: "exact (LP-dual bounds) where every coalition's cost was bounded from below by LP "
+                            "duality and the coalitions whose bound could beat the best were costed, which proves the "
+                            "largest excess per rule and day (it counts the violated coalitions only when there are "
+                            "none)",
+    CHECK_LABELS["oracle"]: "exact (MILP oracle) where one MILP over coalition membership per rule and day proved the "
+                            "largest excess (it counts the violated coalitions only when there are none)",
+    SAMPLED: f"a {SAMPLED} where coalitions were sampled (the true figures can only be larger)",
+}
+"""How the report explains each core-check label (only the labels a run used are explained)."""
+
+
+def check_text(labels: set[str]) -> str:
+    """The sentence naming how the run's core checks were made, strongest first."""
+    parts = [text for label, text in CHECK_TEXT.items() if label in labels]
+    return ("; ".join(parts) or "not checked") + "."
+
+
 def weights_text(day_weights: list[dict[str, float]], rule: str = "market") -> str:
     """Which weights the weighted Shapley value used (the class weights in force each day) and who is paid how."""
     classes = list(dict.fromkeys(c for w in day_weights for c in w))
@@ -206,20 +228,19 @@ def section_text(tables: dict[str, pd.DataFrame], summary: dict[str, float], cur
         "when forecasts are perfect and the clearing minimises the community cost). Relative benefit = a member's "
         "amount / its need (the stand-alone cost of its consumption); its Gini is in [0, 1], 0 = everyone gains "
         "the same share of their need. Stability: the largest gain any coalition would make by leaving, per day, "
-        "and the days on which some coalition would leave: exact over all 2^n - 2 coalitions where the game was "
-        "enumerated (with the number of violated coalitions); exact (MILP oracle) where one MILP over coalition "
-        "membership per rule and day proved the largest excess (up to 16 members by default; it counts the "
-        f"violated coalitions only when there are none); otherwise a {SAMPLED} (the true figures can only be "
-        "larger).\n\n"
+        "and the days on which some coalition would leave: " + check_text(set(tables["rules"].core_check)) + "\n\n"
         + rules_markdown(tables["rules"], currency) + stability
     )
 
 
-def allocation_stage(result, options: AllocationOptions | None = None):
-    """Stage for :mod:`p2psim.runner.stages`: allocate, extend the summary, return the writer."""
+def allocation_stage(result, options: AllocationOptions | None = None, progress=None):
+    """Stage for :mod:`p2psim.runner.stages`: allocate, extend the summary, return the writer.
+
+    ``progress(1)`` (optional) is called as each day's game is solved.
+    """
     if not result.study.allocation:
         return None
-    tables = allocate(result, options or allocation_options(result.study))
+    tables = allocate(result, options or allocation_options(result.study), progress=progress)
     result.extras["allocation"] = tables
     result.summary.update(summary_keys(tables))
     currency = result.scenario.tariffs.currency

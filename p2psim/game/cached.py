@@ -150,6 +150,10 @@ class CachedGame:
         """Return ``v(N)``."""
         return self.value_of_mask(self.full_mask)
 
+    def known_masks(self) -> list[int]:
+        """The bitmasks whose value is already known (cached), in the order they were first valued."""
+        return list(self._cache)
+
     def is_cached(self, mask: int) -> bool:
         """Return whether ``v`` at ``mask`` is already known (a call would be free)."""
         return int(mask) in self._cache

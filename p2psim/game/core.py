@@ -103,7 +103,8 @@ player), its excess ``e = v(S) - x(S)`` and a proven upper bound ``upper >= max_
 exact oracle has ``upper - e`` at its solver tolerance (e.g.
 :meth:`p2psim.energy_game.separation.MembershipSeparation.max_excess`, one MILP)."""
 
-CHECK_LABELS = {"exact": "exact", "oracle": "exact (MILP oracle)", "sampled": "sampled lower bound"}
+CHECK_LABELS = {"exact": "exact", "oracle": "exact (MILP oracle)", "bounds": "exact (LP-dual bounds)",
+                "sampled": "sampled lower bound"}
 """What each ``max_core_excess`` method's figure is, in the words reports and tables use."""
 
 
@@ -124,8 +125,9 @@ class CoreExcess:
         n_value_calls: Value calls the check cost (through the game passed to it; an oracle's own
             coalition solves are not counted here).
         note: What the figure is when it is not the plain enumerated maximum.
-        method: ``"exact"`` (enumeration), ``"oracle"`` (exact by a separation oracle) or
-            ``"sampled"`` (a lower bound).
+        method: ``"exact"`` (enumeration), ``"oracle"`` (exact by the membership MILP oracle),
+            ``"bounds"`` (exact by the LP-dual bound enumeration of
+            :mod:`p2psim.energy_game.bounds`) or ``"sampled"`` (a lower bound).
         upper_bound: A proven upper bound on the true maximum (``max_excess`` when enumerated, the
             oracle's bound, ``inf`` when sampled).
         violated: Some coalition was found with excess above the tolerance (exact and oracle checks:
@@ -178,6 +180,8 @@ def max_core_excess(
     budget: int | None = None,
     seed: int | np.random.Generator | None = None,
     oracle: ExcessOracle | None = None,
+    *,
+    known: bool = False,
 ) -> CoreExcess:
     """Find the coalition that gains most by leaving the allocation ``x``.
 
@@ -187,17 +191,21 @@ def max_core_excess(
         allocation: Amount per player (e.g. an :class:`Allocation`).
         method: ``"exact"`` checks all ``2**n - 2`` proper coalitions (``n <= 24``);
             ``"oracle"`` asks ``oracle`` for the largest excess (exact, any ``n``; the number of
-            violated coalitions stays unknown); ``"sampled"`` checks random coalitions (size uniform
-            on ``1..n-1``, then members uniform) until ``budget`` value calls are spent -- the
-            result is a lower bound.
-        budget: Value calls for ``"sampled"`` (required).
+            violated coalitions stays unknown); ``"bounds"`` likewise, with an oracle that proves
+            it by LP-dual bounds (:class:`p2psim.energy_game.bounds.DualBoundSeparation`);
+            ``"sampled"`` checks random coalitions (size uniform on ``1..n-1``, then members
+            uniform) until ``budget`` value calls are spent -- the result is a lower bound.
+        budget: Value calls for ``"sampled"`` (required; 0 allowed with ``known``).
         seed: Seed or generator for ``"sampled"``.
-        oracle: For ``"oracle"`` (required): an :data:`ExcessOracle` of this game.
+        oracle: For ``"oracle"`` and ``"bounds"`` (required): an :data:`ExcessOracle` of this game.
+        known: For ``"sampled"``: also check, for free, every proper coalition whose value the
+            game already holds (a shared :class:`CachedGame`: e.g. the prefixes of a sampled
+            Shapley estimate's orders, or another allocation's check); still a lower bound.
 
     Returns:
         A :class:`CoreExcess`.
     """
-    validate_method(method, ("exact", "oracle", "sampled"), "max_core_excess")
+    validate_method(method, ("exact", "oracle", "bounds", "sampled"), "max_core_excess")
     game, calls0 = CachedGame.open(players, value)
     x = allocation_vector(game.players, allocation)
     n = game.n
@@ -212,18 +220,23 @@ def max_core_excess(
         n_violated = int(np.sum(excess > tol))
         return CoreExcess(float(excess[k]), game.members(k + 1), n_violated, excess.size, True,
                           game.n_value_calls - calls0, upper_bound=float(excess[k]), violated=n_violated > 0)
-    if method == "oracle":
+    if method in ("oracle", "bounds"):
         if oracle is None:
-            raise GameError("max_core_excess(method='oracle') needs oracle=...: a function x -> (S, excess, "
+            raise GameError(f"max_core_excess(method={method!r}) needs oracle=...: a function x -> (S, excess, "
                             "upper bound), e.g. membership_separation(game).max_excess for an energy day game")
         worst, excess, upper = oracle(dict(zip(game.players, x.tolist(), strict=True)))
         violated = float(excess) > core_tolerance(np.append(x, game.grand_value()))
         return CoreExcess(float(excess), frozenset(worst), None if violated else 0, (1 << n) - 2, True,
-                          game.n_value_calls - calls0, method="oracle", upper_bound=float(upper), violated=violated,
+                          game.n_value_calls - calls0, method=method, upper_bound=float(upper), violated=violated,
                           note="exact by a separation oracle; the number of violated coalitions is not counted")
-    budget = validate_budget(budget, 1, "sampled max_core_excess")
+    budget = validate_budget(budget, 0 if known else 1, "sampled max_core_excess")
     rng = make_rng(seed)
     limit, checked, seen_values = calls0 + budget, {}, [0.0]
+    if known:
+        for mask in game.known_masks():
+            if 0 < mask < (1 << n) - 1:
+                seen_values.append(game.value_of_mask(mask))
+                checked[mask] = seen_values[-1] - float(x[[k for k in range(n) if (mask >> k) & 1]].sum())
     for _ in range(50 * budget):
         if game.n_value_calls >= limit or len(checked) == (1 << n) - 2:
             break

@@ -11,42 +11,17 @@ players zero and is additive in ``v``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import comb
 
 import numpy as np
 
-from p2psim.game._bits import all_masks, popcount, with_player, without_player
+from p2psim.errors import GameError
 from p2psim.game._validate import make_rng, validate_method
 from p2psim.game.allocation import Allocation
 from p2psim.game.cached import CachedGame, ValueFunction
+from p2psim.game.shapley_exact import exact_shapley_from_values
 from p2psim.game.shapley_sampling import antithetic_shapley, stratified_shapley
 
 _SAMPLERS = {"stratified": stratified_shapley, "antithetic": antithetic_shapley}
-
-
-def shapley_weights(n: int) -> np.ndarray:
-    """Return ``w[s] = s! (n-s-1)! / n! = 1 / (n * C(n-1, s))`` for ``s = 0..n-1``."""
-    return np.array([1.0 / (n * comb(n - 1, s)) for s in range(n)])
-
-
-def exact_shapley_from_values(values: np.ndarray) -> np.ndarray:
-    """Return the Shapley value from ``v`` at all ``2**n`` coalitions (indexed by bitmask).
-
-    Vectorised: ``phi_k = sum_{S ∌ k} w[|S|] (v[S | 2**k] - v[S])`` over mask arrays,
-    ``O(n 2**n)``.
-
-    Args:
-        values: ``v`` indexed by mask; ``values.size`` must be a power of two.
-    """
-    v = np.asarray(values, dtype=float)
-    n = v.size.bit_length() - 1
-    sizes = popcount(all_masks(n))
-    w = np.append(shapley_weights(n), 0.0)[sizes]
-    phi = np.empty(n)
-    for k in range(n):
-        gain = with_player(v, k) - without_player(v, k)
-        phi[k] = float(np.sum(gain * without_player(w, k)))
-    return phi
 
 
 def shapley_value(
@@ -57,6 +32,8 @@ def shapley_value(
     seed: int | np.random.Generator | None = None,
     *,
     sampler: str = "stratified",
+    baseline: np.ndarray | None = None,
+    target_se: float | None = None,
 ) -> Allocation:
     """Return the Shapley value ``phi`` of the savings game ``(players, value)``.
 
@@ -71,6 +48,9 @@ def shapley_value(
         sampler: ``"stratified"`` (position-stratified, Neyman-allocated chains; default) or
             ``"antithetic"`` (random orders paired with their reverses). See
             :mod:`p2psim.game.shapley_sampling`.
+        baseline: ``"antithetic"`` only: a control-variate game's values at all ``2**n``
+            coalitions; ``phi(b)`` is exact and only ``phi(v - b)`` is sampled.
+        target_se: ``"antithetic"`` only: stop once every standard error is at most this.
 
     Returns:
         An :class:`Allocation` with ``method="shapley"``; for ``"sampled"`` ``exact=False``
@@ -91,7 +71,11 @@ def shapley_value(
             n_value_calls=game.n_value_calls - calls0,
         )
     validate_method(sampler, tuple(_SAMPLERS), "shapley_value sampler")
-    phi, se, meta = _SAMPLERS[sampler](game, budget, make_rng(seed), calls0)
+    extra = {k: v for k, v in (("baseline", baseline), ("target_se", target_se)) if v is not None}
+    if extra and sampler != "antithetic":
+        raise GameError(f"{' and '.join(extra)} need sampler='antithetic' (the {sampler} sampler has its own "
+                        "control variates and budget allocation)")
+    phi, se, meta = _SAMPLERS[sampler](game, budget, make_rng(seed), calls0, **extra)
     meta = {"sampler": sampler, "budget": budget, **meta}
     return Allocation.from_array(
         game.players,

@@ -24,6 +24,7 @@ from p2psim.game._bits import moebius, subset_sums, with_player
 from p2psim.game._validate import make_rng, validate_budget, validate_method, validate_weights
 from p2psim.game.allocation import Allocation
 from p2psim.game.cached import CachedGame, ValueFunction
+from p2psim.game.shapley_sampling import check_baseline, order_contributions, precise_enough
 
 Weights = Mapping[str, float] | Sequence[float] | np.ndarray
 
@@ -63,26 +64,25 @@ def weighted_min_budget(n: int) -> int:
 
 
 def _sampled(
-    game: CachedGame, w: np.ndarray, budget: int | None, rng: np.random.Generator, start: int
+    game: CachedGame, w: np.ndarray, budget: int | None, rng: np.random.Generator, start: int,
+    baseline: np.ndarray | None = None, target_se: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     n = game.n
     budget = validate_budget(budget, weighted_min_budget(n), "sampled weighted Shapley")
     limit = start + budget
+    baseline = check_baseline(baseline, game)
     game.grand_value()
     draws: list[np.ndarray] = []
     while len(draws) < budget and game.n_value_calls + (n - 1) <= limit:
-        order = weighted_random_orders(w, 1, rng)[0]
-        contrib = np.zeros(n)
-        mask, before = 0, 0.0
-        for k in order:
-            mask |= 1 << int(k)
-            after = game.value_of_mask(mask)
-            contrib[k] = after - before
-            before = after
-        draws.append(contrib)
+        draws.append(order_contributions(game, weighted_random_orders(w, 1, rng)[0], baseline))
+        if precise_enough(draws, target_se):
+            break
     sample = np.array(draws)
     m = sample.shape[0]
-    return sample.mean(axis=0), sample.std(axis=0, ddof=1) / math.sqrt(m), m, np.cov(sample, rowvar=False) / m
+    phi = sample.mean(axis=0)
+    if baseline is not None:
+        phi = phi + exact_weighted_shapley_from_values(baseline, w)
+    return phi, sample.std(axis=0, ddof=1) / math.sqrt(m), m, np.cov(sample, rowvar=False) / m
 
 
 def weighted_shapley_value(
@@ -92,6 +92,9 @@ def weighted_shapley_value(
     method: str = "exact",
     budget: int | None = None,
     seed: int | np.random.Generator | None = None,
+    *,
+    baseline: np.ndarray | None = None,
+    target_se: float | None = None,
 ) -> Allocation:
     """Return the Kalai–Samet weighted Shapley value ``phi^w`` of ``(players, value)``.
 
@@ -103,6 +106,9 @@ def weighted_shapley_value(
             ``"sampled"`` (mean marginal contribution over weight-proportional random orders).
         budget: For ``"sampled"``: maximum number of value calls (required).
         seed: Seed or generator for ``"sampled"``.
+        baseline: For ``"sampled"``: a control-variate game's values at all ``2**n`` coalitions
+            (:mod:`p2psim.game.shapley_sampling`); ``phi^w(b)`` is exact, ``phi^w(v - b)`` sampled.
+        target_se: For ``"sampled"``: stop once every standard error is at most this.
 
     Returns:
         An :class:`Allocation` with ``method="weighted_shapley"`` and ``meta["weights"]``; sampled
@@ -128,8 +134,8 @@ def weighted_shapley_value(
             n_value_calls=game.n_value_calls - calls0,
             meta=meta,
         )
-    phi, se, m, covariance = _sampled(game, w, budget, make_rng(seed), calls0)
-    meta.update(budget=budget, orders=m, covariance=covariance)
+    phi, se, m, covariance = _sampled(game, w, budget, make_rng(seed), calls0, baseline, target_se)
+    meta.update(budget=budget, orders=m, covariance=covariance, control_variate=baseline is not None)
     return Allocation.from_array(
         game.players,
         phi,

@@ -63,8 +63,11 @@ def hourly_window(hourly: np.ndarray, start_day: int, days: int, interval_minute
 
     Intervals shorter than an hour repeat the hour's value; longer ones average.
     """
-    if not 0 <= start_day <= len(hourly) // 24 - days:
-        raise StudyError(f"start_day={start_day} with days={days} runs past the data year")
+    from p2psim.world.simbench import data_year_problem
+
+    problem = data_year_problem(start_day, days, len(hourly) // 24)
+    if problem:
+        raise StudyError(problem)
     cut = np.roll(np.asarray(hourly, dtype=float), shift_h)[start_day * 24:(start_day + days) * 24]
     if interval_minutes <= 60:
         if 60 % interval_minutes:

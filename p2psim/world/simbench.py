@@ -190,6 +190,21 @@ def _read_simbench(code: str) -> SimBenchGrid:
     )
 
 
+def data_year_problem(start_day: int, days: int, total_days: int) -> str | None:
+    """The problem of a run of ``days`` days from ``start_day`` that leaves a data year of ``total_days``, or None.
+
+    The message names the last valid start day for that many days (or the most days the year holds).
+    """
+    if start_day >= 0 and start_day + days <= total_days:
+        return None
+    if days > total_days:
+        return (f"days={days} runs past the data year ({total_days} days, 2016): at most {total_days} days fit, "
+                f"from start_day=0")
+    return (f"start_day={start_day} with days={days} runs past the data year ({total_days} days, 2016); the last "
+            f"valid start day for {days} days is {total_days - days}: use --set start_day={total_days - days} or fewer "
+            f"days")
+
+
 def window(
     profile_15min: np.ndarray, start_day: int, days: int, interval_minutes: int, shift_steps: int = 0
 ) -> np.ndarray:
@@ -202,11 +217,9 @@ def window(
         raise StudyError(f"interval_minutes={interval_minutes} must be a multiple of 15 for SimBench data")
     steps = profile_15min.shape[-1]
     total_days = steps // STEPS_PER_DAY_15MIN
-    if not 0 <= start_day <= total_days - days:
-        raise StudyError(
-            f"start_day={start_day} with days={days} runs past the data year ({total_days} days); "
-            f"choose start_day <= {total_days - days}"
-        )
+    problem = data_year_problem(start_day, days, total_days)
+    if problem:
+        raise StudyError(problem)
     rolled = np.roll(profile_15min, shift_steps, axis=-1)
     first = start_day * STEPS_PER_DAY_15MIN
     cut = rolled[..., first : first + days * STEPS_PER_DAY_15MIN]

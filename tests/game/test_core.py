@@ -199,3 +199,23 @@ def test_max_core_excess_labels():
     assert max_core_excess(*game, x).label == "exact"
     sampled = max_core_excess(*game, x, method="sampled", budget=3, seed=0)
     assert sampled.label == "sampled lower bound" and sampled.upper_bound == np.inf
+
+
+def test_sampled_check_over_known_coalitions_is_free_and_a_lower_bound():
+    """known=True: every coalition the shared game has valued is checked for free; budget 0 draws nothing."""
+    from p2psim.game import CachedGame, random_convex_game
+
+    players, value = random_convex_game([f"p{i}" for i in range(7)], np.random.default_rng(5), n_terms=12)
+    cached = CachedGame(players, value)
+    x = dict(zip(players, np.full(7, cached.grand_value() / 7), strict=True))
+    exact = max_core_excess(players, value, x)  # its own cache
+    for mask in (3, 12, 96, 7, 120):  # valued earlier (e.g. by a sampled Shapley estimate)
+        cached.value_of_mask(mask)
+    calls = cached.n_value_calls
+    free = max_core_excess(players, cached, x, method="sampled", budget=0, known=True)
+    assert cached.n_value_calls == calls and free.n_checked == 5 and free.label == "sampled lower bound"
+    by_hand = max(cached.value_of_mask(m) - sum(x[players[k]] for k in range(7) if m >> k & 1)
+                  for m in (3, 12, 96, 7, 120))
+    assert free.max_excess == pytest.approx(by_hand) and free.max_excess <= exact.max_excess + 1e-12
+    drawn = max_core_excess(players, cached, x, method="sampled", budget=10, seed=0, known=True)
+    assert cached.n_value_calls == calls + 10 and drawn.n_checked == 15 and drawn.max_excess >= free.max_excess
