@@ -105,7 +105,7 @@ def exact_shapley(spec, workers: int, aggregate: str = "never") -> dict:
     """All 2^n coalition values fanned out over ``workers`` processes, then the exact Shapley value."""
     from p2psim.energy_game.game import EnergyDayGame
     from p2psim.game import CachedGame, shapley_value
-    from p2psim.game.shapley import exact_shapley_from_values
+    from p2psim.game.shapley_exact import exact_shapley_from_values
 
     start = time.perf_counter()
     game = EnergyDayGame(spec, aggregate=aggregate)

@@ -16,7 +16,7 @@ from p2psim.game import (
     unanimity_game,
     weighted_majority_game,
 )
-from p2psim.game.shapley import exact_shapley_from_values, shapley_weights
+from p2psim.game.shapley_exact import exact_shapley_from_values, shapley_weights
 
 
 def closed_form(players, dividends):
