@@ -65,7 +65,10 @@ class Explanation:
 
     @property
     def primary(self) -> Surrogate:
-        """The explained target the report's plots show (weighted Shapley when allocations exist)."""
+        """The explained target the report's plots show.
+
+        What members are paid in a run settled by a rule, else weighted Shapley when allocations exist.
+        """
         return next(iter(self.surrogates.values()))
 
     def fidelity(self) -> pd.DataFrame:
@@ -92,7 +95,8 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
             features: tuple[str, ...] = FEATURES) -> Explanation:
     """Explain the benefit targets of one or several runs (see module docstring).
 
-    ``targets=None`` explains every target the runs can give, weighted Shapley first. Asking for
+    ``targets=None`` explains every target the runs can give: what members are paid under the settlement
+    rule first (``settled``, in runs settled by a rule), else weighted Shapley first. Asking for
     ``weighted_shapley`` of a run without allocations, or a run of fewer than 3 days, raises an
     :class:`ExplanationInputError` that says what to run first.
     """
@@ -104,8 +108,13 @@ def explain(source, targets: list[str] | tuple[str, ...] | None = None, *, seed:
 
         raise unknown_name("explanation target", unknown[0], TARGETS)
     has_allocation = samples.weighted_shapley.notna().any()
-    if targets is None:
-        targets = [t for t in TARGETS if t != "weighted_shapley" or has_allocation]
+    settled = samples.settled.notna().any()
+    if targets is None:  # what members are paid first: the rule's benefit in a rule-settled run
+        targets = [t for t in TARGETS if (t != "weighted_shapley" or has_allocation) and (t != "settled" or settled)]
+    elif "settled" in targets and not settled:
+        raise ExplanationInputError(
+            f"run {', '.join(d.name for d in data)} was settled by the market (settlement_rule='market'), so what "
+            "members are paid is the market benefit: explain --target market")
     elif "weighted_shapley" in targets and not has_allocation:
         raise ExplanationInputError(
             f"run {', '.join(d.name for d in data)} has no allocations (allocation_daily.parquet with rule "

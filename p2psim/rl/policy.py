@@ -10,7 +10,8 @@ observation (as :class:`~p2psim.rl.env.EquityEnv` builds it) to a deterministic 
 day d + 1 (the same observation, weight bounds and timing as in training). Use it like::
 
     from p2psim.rl.policy import load_policy, coordinator_hook
-    result = run(study, day_hooks=(coordinator_hook(load_policy("p2psim/assets/policies/rural"), study),))
+    policy_dir = "runs/train-rural"  # a directory written by python -m p2psim train
+    result = run(study, day_hooks=(coordinator_hook(load_policy(policy_dir), study),))
 
 and read the weights each day was cleared with from ``result.day_results[d]["class_weights"]``.
 """

@@ -14,7 +14,8 @@ def _spec(study, **changes):
     from p2psim.runner import run
 
     community = replace(study.community, max_participants=7)
-    result = run(replace(study, community=community, days=1, allocation=False, explain=False, **changes))
+    result = run(replace(study, community=community, days=1, allocation=False, explain=False, settlement_rule="market",
+                         **changes))
     return day_specs(result)[0]
 
 
