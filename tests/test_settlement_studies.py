@@ -118,3 +118,19 @@ def test_same_seed_same_payments_under_a_sampled_rule(rural_day):
     first, second = (run(replace(study, settlement_rule="weighted_shapley")) for _ in range(2))
     pd.testing.assert_frame_equal(first.bills, second.bills)
     assert not first.day_results[0]["settlement_allocation"]["allocations"]["weighted_shapley"].exact
+
+
+def test_a_rule_that_needs_coalitions_that_cannot_operate_alone_exits_2_naming_the_fix(helpers, tmp_path, capsys):
+    """Behind a 10 kW transformer some coalitions of rural's first 7 members are infeasible alone: the
+    equitable core cannot be computed, so the run stops with one message naming the rule and the fix;
+    equal_split (which needs only v(N)) settles the same day."""
+    from p2psim.cli import main
+
+    common = [str(helpers.STUDIES / "rural.py"), "--days", "1", "--set", "community.max_participants=7",
+              "--set", "transformer_limit_kw=10", "--set", "explain=false", "--set", "allocation=false"]
+    status = main([*common, "--set", "settlement_rule=equitable_core", "--out", str(tmp_path / "core")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("p2psim: error:") == 1, err
+    assert "settlement_rule='equitable_core' cannot settle day 0" in err and "settlement_rule=equal_split" in err
+    assert not (tmp_path / "core").exists()
+    assert main([*common, "--set", "settlement_rule=equal_split", "--out", str(tmp_path / "split")]) == 0

@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from p2psim.config.study import SETTLEMENT_RULES
-from p2psim.errors import InvariantError, StudyError
+from p2psim.errors import GameError, InvariantError, StudyError
 from p2psim.metrics.equity import LOSS_TOLERANCE
 from p2psim.sim.model import RunOptions
 from p2psim.units import MONEY_TOLERANCE
@@ -199,7 +199,16 @@ class RuleSettlement:
         spec = DayGameSpec(day=day, book=book.with_weights({}), feeder=self.feeder, solver=self.solver,
                            enforce_feeder=self.enforce_feeder)
         weights = dict(zip(book.participant_ids, np.asarray(book.class_weight, dtype=float).tolist(), strict=True))
-        computed = allocate_rule_day(spec, weights, self.rule, self.options)
+        try:
+            computed = allocate_rule_day(spec, weights, self.rule, self.options)
+        except GameError as exc:
+            if "not finite" not in str(exc):
+                raise
+            raise StudyError(
+                f"settlement_rule={self.rule!r} cannot settle day {day}: a coalition cannot operate alone under "
+                f"the feeder's limits ({exc}); settle by a rule that needs only the community's value "
+                "(--set settlement_rule=equal_split or proportional, or market), or relax transformer_limit_kw"
+            ) from exc
         allocation = computed["allocations"][self.rule]
         phi = np.array([float(allocation[p]) for p in book.participant_ids])
         bill = rule_bills(standalone_bill, market_bill, phi)
